@@ -1,0 +1,2 @@
+//! biv-availability: see the README's crate table. This crate is a placeholder until its issue lands;
+//! it exposes no API yet, so nothing here can be mistaken for a working control.

@@ -1,0 +1,45 @@
+//! ISO 9001:2015 clauses 4–10: numbers and short titles (no requirement text).
+
+pub(super) const CLAUSES: &[(&str, &str)] = &[
+    ("4.1", "Understanding the organization and its context"),
+    (
+        "4.2",
+        "Understanding the needs and expectations of interested parties",
+    ),
+    (
+        "4.3",
+        "Determining the scope of the quality management system",
+    ),
+    ("4.4", "Quality management system and its processes"),
+    ("5.1", "Leadership and commitment"),
+    ("5.2", "Policy"),
+    (
+        "5.3",
+        "Organizational roles, responsibilities and authorities",
+    ),
+    ("6.1", "Actions to address risks and opportunities"),
+    ("6.2", "Quality objectives and planning to achieve them"),
+    ("6.3", "Planning of changes"),
+    ("7.1", "Resources"),
+    ("7.2", "Competence"),
+    ("7.3", "Awareness"),
+    ("7.4", "Communication"),
+    ("7.5", "Documented information"),
+    ("8.1", "Operational planning and control"),
+    ("8.2", "Requirements for products and services"),
+    ("8.3", "Design and development of products and services"),
+    (
+        "8.4",
+        "Control of externally provided processes, products and services",
+    ),
+    ("8.5", "Production and service provision"),
+    ("8.5.6", "Control of changes"),
+    ("8.6", "Release of products and services"),
+    ("8.7", "Control of nonconforming outputs"),
+    ("9.1", "Monitoring, measurement, analysis and evaluation"),
+    ("9.2", "Internal audit"),
+    ("9.3", "Management review"),
+    ("10.1", "Improvement: general"),
+    ("10.2", "Nonconformity and corrective action"),
+    ("10.3", "Continual improvement"),
+];
