@@ -68,7 +68,7 @@ pub use alert::{Alert, AlertError, Notifier, NotifyError, Severity};
 pub use audit::{
     AccessPoint, AccessPointKind, ActionName, Actor, AuditAppendError, AuditEvent,
     AuditEventBuilder, AuditEventError, AuditReceipt, AuditSink, AuthorizationContext, EventAction,
-    EventId, InvolvedObject, ObjectType, Outcome, SourceSystem, SubjectRef,
+    EventId, InvolvedObject, ObjectType, Outcome, SealedDetail, SourceSystem, SubjectRef,
 };
 pub use controls::{Control, ControlId, Framework, UnknownControl};
 pub use encryption::{

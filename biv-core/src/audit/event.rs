@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ids::{ActionName, EventId, SubjectRef};
+use super::ids::{ActionName, EventId, SealedDetail, SubjectRef};
 use crate::Timestamp;
 
 /// What kind of action an event records: NEN 7513 / RFC 3881 `EventActionCode`.
@@ -72,6 +72,7 @@ impl Outcome {
 
 /// A person or system that took part in the event (NEN 7513 §7.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Actor {
     /// The stable user id in the host's identity system (`UserID`).
@@ -128,6 +129,7 @@ pub enum AccessPointKind {
 
 /// Where the user acted from (NEN 7513 §7.3 access point).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AccessPoint {
     /// What `id` is.
@@ -166,6 +168,7 @@ pub enum ObjectType {
 /// `id` identifies the object in the host (a record id, a document id). It must not be a direct
 /// personal identifier such as a BSN: refer to people through [`SubjectRef`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct InvolvedObject {
     /// The object type.
@@ -224,6 +227,7 @@ impl InvolvedObject {
 
 /// The system that reported the event (RFC 3881 audit source).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct SourceSystem {
     /// The system's id (`AuditSourceID`), e.g. `ehr-api`.
@@ -267,6 +271,7 @@ impl SourceSystem {
 
 /// The Dutch authorisation context of an access (Logius NEN 7513 extension).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct AuthorizationContext {
     /// The authorisation protocol applied (`autorisatieProtocol`).
@@ -372,6 +377,9 @@ pub struct AuditEvent {
     /// The authorisation context, when the host has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<AuthorizationContext>,
+    /// Detail sealed for the data subject (`ParticipantObjectDetail`), never in clear.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<SealedDetail>,
 }
 
 /// Why an [`AuditEvent`] could not be built.
@@ -417,6 +425,7 @@ impl AuditEvent {
             source,
             break_glass: false,
             authorization: None,
+            detail: None,
         }
     }
 
@@ -475,6 +484,7 @@ pub struct AuditEventBuilder {
     source: SourceSystem,
     break_glass: bool,
     authorization: Option<AuthorizationContext>,
+    detail: Option<SealedDetail>,
 }
 
 impl AuditEventBuilder {
@@ -534,6 +544,13 @@ impl AuditEventBuilder {
         self
     }
 
+    /// Attaches detail sealed for the data subject.
+    #[must_use]
+    pub fn detail(mut self, detail: SealedDetail) -> Self {
+        self.detail = Some(detail);
+        self
+    }
+
     /// Validates and builds the event.
     ///
     /// # Errors
@@ -554,6 +571,7 @@ impl AuditEventBuilder {
             source: self.source,
             break_glass: self.break_glass,
             authorization: self.authorization,
+            detail: self.detail,
         };
         event.validate()?;
         Ok(event)
@@ -627,9 +645,12 @@ mod tests {
         let mut bad_action = good.clone();
         bad_action["action"] = "X".into();
         assert!(serde_json::from_value::<AuditEvent>(bad_action).is_err());
-        let mut bad_time = good;
+        let mut bad_time = good.clone();
         bad_time["time"] = "yesterday".into();
         assert!(serde_json::from_value::<AuditEvent>(bad_time).is_err());
+        let mut nested = good;
+        nested["user"]["bsn"] = "123456782".into();
+        assert!(serde_json::from_value::<AuditEvent>(nested).is_err());
     }
 
     #[test]

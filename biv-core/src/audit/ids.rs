@@ -270,6 +270,73 @@ impl SubjectRef {
     }
 }
 
+/// Free-text or structured detail of an event, sealed for its data subject: the text form of a
+/// biv ciphertext (`bv1:` followed by unpadded base64url).
+///
+/// Audit entries never hold prose or clinical detail in clear. The host encrypts the detail with
+/// the data subject's key (biv-confidentiality's `Encryptor`) and stores only this sealed form in
+/// the log; erasing the subject's key (crypto-shredding) makes the detail unreadable while every
+/// proof over the log stays valid, because the hashed bytes do not change.
+///
+/// Rule: `bv1:` then 1–65,000 characters of `[A-Za-z0-9_-]`.
+///
+/// ```
+/// use biv_core::SealedDetail;
+/// assert!(SealedDetail::parse("bv1:AQEBAAAAAAAAACoKCwwNDg8QERITFA").is_ok());
+/// assert!(SealedDetail::parse("patient complained about dizziness").is_err());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct SealedDetail(String);
+
+impl SealedDetail {
+    /// Validates the text form.
+    ///
+    /// # Errors
+    /// [`InvalidName`] when the text is not `bv1:` plus base64url.
+    pub fn parse(text: &str) -> Result<Self, InvalidName> {
+        let body = text.strip_prefix("bv1:").unwrap_or("");
+        let ok = !body.is_empty()
+            && body.len() <= 65_000
+            && body
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        if ok {
+            Ok(SealedDetail(text.to_owned()))
+        } else {
+            Err(InvalidName::new(
+                "sealed detail",
+                "<not shown>",
+                "bv1: followed by 1-65000 base64url characters",
+            ))
+        }
+    }
+
+    /// The text form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for SealedDetail {
+    type Error = InvalidName;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        SealedDetail::parse(&s)
+    }
+}
+
+impl From<SealedDetail> for String {
+    fn from(s: SealedDetail) -> String {
+        s.0
+    }
+}
+
+impl fmt::Debug for SealedDetail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealedDetail(<{} chars>)", self.0.len())
+    }
+}
+
 fn is_key_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')
 }

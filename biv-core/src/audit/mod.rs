@@ -8,5 +8,5 @@ pub use event::{
     AccessPoint, AccessPointKind, Actor, AuditEvent, AuditEventBuilder, AuditEventError,
     AuthorizationContext, EventAction, InvolvedObject, ObjectType, Outcome, SourceSystem,
 };
-pub use ids::{ActionName, EventId, SubjectRef};
+pub use ids::{ActionName, EventId, SealedDetail, SubjectRef};
 pub use sink::{AuditAppendError, AuditReceipt, AuditSink};

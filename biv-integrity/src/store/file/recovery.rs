@@ -1,0 +1,355 @@
+//! Creating a log directory, and opening one after a clean stop or a crash.
+
+use std::collections::HashSet;
+use std::io;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::atomic::sync_dir;
+use super::frame;
+use super::hashing::{empty_root, leaf_hash};
+use super::index::{Index, Location};
+use super::levels::LevelWriter;
+use super::lock::{DirLock, LockError};
+use super::segments::{self, ActiveSegment, SEGMENTS_DIR, segment_path};
+use super::state::{SegmentInfo, TreeState, hex};
+use super::writer::Committed;
+use crate::audit::{MAX_ENTRY_BYTES, decode_entry};
+
+const TREE_DIR: &str = "tree";
+
+/// Why a log could not be created or opened. Each variant says what is wrong and where; a log
+/// that does not match its own committed state is never opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// Another writer has the log open.
+    #[error("audit log {0} is locked by another writer")]
+    Locked(String),
+    /// `create` found a log already there.
+    #[error("{0} already holds an audit log")]
+    AlreadyExists(String),
+    /// `open` found no log there.
+    #[error("{0} holds no audit log (no state.json)")]
+    NotALog(String),
+    /// A committed segment file is gone.
+    #[error("segment starting at entry {first} is missing")]
+    SegmentMissing {
+        /// Index of the segment's first entry.
+        first: u64,
+    },
+    /// A committed segment file was replaced by another file.
+    #[error("segment starting at entry {first} was replaced (different file identity)")]
+    SegmentReplaced {
+        /// Index of the segment's first entry.
+        first: u64,
+    },
+    /// A committed segment is shorter than committed, or a sealed one longer.
+    #[error("segment starting at entry {first} has {found} bytes, {expected} committed")]
+    SegmentSize {
+        /// Index of the segment's first entry.
+        first: u64,
+        /// Committed bytes.
+        expected: u64,
+        /// Bytes on disk.
+        found: u64,
+    },
+    /// A segment file the state does not know sits between committed ones.
+    #[error("unexpected segment file starting at entry {first}")]
+    UnexpectedSegment {
+        /// Index of the file's first entry.
+        first: u64,
+    },
+    /// Committed bytes do not parse as frames.
+    #[error(
+        "corrupt frame at byte {offset} of the segment starting at entry {first} (entry {index}): {what}"
+    )]
+    CorruptFrame {
+        /// Index of the segment's first entry.
+        first: u64,
+        /// Byte offset in the segment.
+        offset: u64,
+        /// Index of the entry that should start there.
+        index: u64,
+        /// What is wrong.
+        what: &'static str,
+    },
+    /// The tree recomputed from the files does not have the committed root.
+    #[error(
+        "recomputed root {computed} at size {size} does not match the committed root {expected}"
+    )]
+    RootMismatch {
+        /// The committed size.
+        size: u64,
+        /// The committed root (hex).
+        expected: String,
+        /// The recomputed root (hex).
+        computed: String,
+    },
+    /// A file could not be read or written.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> OpenError {
+    let what = what.into();
+    move |source| OpenError::Io { what, source }
+}
+
+/// Everything the writer needs, after creation or recovery.
+pub(crate) struct Opened {
+    pub(crate) lock: DirLock,
+    pub(crate) committed: Committed,
+    pub(crate) segment: ActiveSegment,
+    pub(crate) sealed: Vec<SegmentInfo>,
+    pub(crate) index: Index,
+    pub(crate) levels: LevelWriter,
+    pub(crate) ids: HashSet<[u8; 16]>,
+}
+
+fn lock(dir: &Path) -> Result<DirLock, OpenError> {
+    DirLock::acquire(dir).map_err(|e| match e {
+        LockError::Held => OpenError::Locked(dir.display().to_string()),
+        LockError::Io(source) => OpenError::Io {
+            what: format!("locking {}", dir.display()),
+            source,
+        },
+    })
+}
+
+pub(crate) fn create(dir: &Path) -> Result<Opened, OpenError> {
+    std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+    let lock = lock(dir)?;
+    if TreeState::load(dir)
+        .map_err(io_err("reading state.json"))?
+        .is_some()
+        || dir.join(SEGMENTS_DIR).exists()
+    {
+        return Err(OpenError::AlreadyExists(dir.display().to_string()));
+    }
+    std::fs::create_dir_all(dir.join(SEGMENTS_DIR)).map_err(io_err("creating segments/"))?;
+    std::fs::create_dir_all(dir.join(TREE_DIR)).map_err(io_err("creating tree/"))?;
+    let segment = ActiveSegment::create(dir, 0, 0).map_err(io_err("creating the first segment"))?;
+    let index = Index::truncate(dir).map_err(io_err("creating the index"))?;
+    let levels = LevelWriter::open(&dir.join(TREE_DIR), 0)
+        .map_err(io_err("creating the tree"))?
+        .ok_or_else(|| OpenError::Io {
+            what: "creating the tree".into(),
+            source: io::Error::other("fresh tree not empty"),
+        })?;
+    let root = empty_root();
+    let state = TreeState {
+        segments: vec![segment.info.clone()],
+        ..TreeState::empty(&root)
+    };
+    state.store(dir).map_err(io_err("writing state.json"))?;
+    sync_dir(dir).map_err(io_err("syncing the log directory"))?;
+    Ok(Opened {
+        lock,
+        committed: Committed {
+            size: 0,
+            root,
+            state,
+        },
+        segment,
+        sealed: Vec::new(),
+        index,
+        levels,
+        ids: HashSet::new(),
+    })
+}
+
+pub(crate) fn open(dir: &Path) -> Result<Opened, OpenError> {
+    if !dir.is_dir() {
+        return Err(OpenError::NotALog(dir.display().to_string()));
+    }
+    let lock = lock(dir)?;
+    let state = TreeState::load(dir)
+        .map_err(io_err("reading state.json"))?
+        .ok_or_else(|| OpenError::NotALog(dir.display().to_string()))?;
+    let Some(active_info) = state.segments.last().cloned() else {
+        return Err(OpenError::Io {
+            what: "reading state.json".into(),
+            source: io::Error::other("no segments listed"),
+        });
+    };
+    check_segments(dir, &state)?;
+    recover_active(dir, &active_info)?;
+
+    let tree_dir = dir.join(TREE_DIR);
+    let levels = LevelWriter::open(&tree_dir, state.size).map_err(io_err("opening the tree"))?;
+    let index = Index::open(dir, state.size).map_err(io_err("opening the index"))?;
+    let (levels, index) = match (levels, index) {
+        (Some(l), Some(i)) => (l, i),
+        _ => rebuild(dir, &state)?,
+    };
+    let root = levels.root().unwrap_or_else(empty_root);
+    if hex(&root) != state.root {
+        return Err(OpenError::RootMismatch {
+            size: state.size,
+            expected: state.root.clone(),
+            computed: hex(&root),
+        });
+    }
+    let ids: HashSet<[u8; 16]> = index
+        .event_ids()
+        .map_err(io_err("reading the index"))?
+        .into_iter()
+        .collect();
+    let ordinal = u32::try_from(state.segments.len() - 1).unwrap_or(u32::MAX);
+    let segment = ActiveSegment::reopen(dir, active_info, ordinal)
+        .map_err(io_err("opening the active segment"))?;
+    let sealed = state.segments[..state.segments.len() - 1].to_vec();
+    Ok(Opened {
+        lock,
+        committed: Committed {
+            size: state.size,
+            root,
+            state,
+        },
+        segment,
+        sealed,
+        index,
+        levels,
+        ids,
+    })
+}
+
+/// Every committed segment is present, the same file, and of the committed size; uncommitted
+/// segment files after the last one are removed.
+fn check_segments(dir: &Path, state: &TreeState) -> Result<(), OpenError> {
+    let last = state.segments.len() - 1;
+    for (i, seg) in state.segments.iter().enumerate() {
+        let meta = match std::fs::metadata(segment_path(dir, seg.first)) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(OpenError::SegmentMissing { first: seg.first });
+            }
+            Err(e) => return Err(io_err(format!("reading segment {}", seg.first))(e)),
+        };
+        if meta.dev() != seg.dev || meta.ino() != seg.ino {
+            return Err(OpenError::SegmentReplaced { first: seg.first });
+        }
+        let short = meta.len() < seg.bytes;
+        let long_sealed = i < last && meta.len() != seg.bytes;
+        if short || long_sealed {
+            return Err(OpenError::SegmentSize {
+                first: seg.first,
+                expected: seg.bytes,
+                found: meta.len(),
+            });
+        }
+    }
+    let known: HashSet<u64> = state.segments.iter().map(|s| s.first).collect();
+    for first in segments::list(dir).map_err(io_err("listing segments"))? {
+        if known.contains(&first) {
+            continue;
+        }
+        if first >= state.size {
+            // Created by a roll whose commit never finished: nothing in it was acknowledged.
+            std::fs::remove_file(segment_path(dir, first))
+                .map_err(io_err("removing an uncommitted segment"))?;
+            sync_dir(&dir.join(SEGMENTS_DIR)).map_err(io_err("syncing segments/"))?;
+        } else {
+            return Err(OpenError::UnexpectedSegment { first });
+        }
+    }
+    Ok(())
+}
+
+/// Checks the active segment's committed bytes frame by frame and cuts off the torn tail.
+fn recover_active(dir: &Path, info: &SegmentInfo) -> Result<(), OpenError> {
+    let path = segment_path(dir, info.first);
+    let bytes = std::fs::read(&path).map_err(io_err("reading the active segment"))?;
+    let committed = usize::try_from(info.bytes)
+        .unwrap_or(usize::MAX)
+        .min(bytes.len());
+    check_frames(&bytes[..committed], info)?;
+    if bytes.len() > committed {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .map_err(io_err("opening the active segment"))?;
+        f.set_len(info.bytes)
+            .map_err(io_err("cutting the torn tail"))?;
+        f.sync_all().map_err(io_err("syncing the active segment"))?;
+    }
+    Ok(())
+}
+
+fn check_frames(bytes: &[u8], info: &SegmentInfo) -> Result<frame::Scan, OpenError> {
+    let scan = frame::scan(bytes, MAX_ENTRY_BYTES);
+    if let Some(stop) = scan.stopped {
+        return Err(OpenError::CorruptFrame {
+            first: info.first,
+            offset: scan.valid_len as u64,
+            index: info.first + scan.entries.len() as u64,
+            what: stop.describe(),
+        });
+    }
+    if scan.entries.len() as u64 != info.count {
+        return Err(OpenError::CorruptFrame {
+            first: info.first,
+            offset: scan.valid_len as u64,
+            index: info.first + scan.entries.len() as u64,
+            what: if (scan.entries.len() as u64) < info.count {
+                "fewer entries than committed"
+            } else {
+                "more entries than committed"
+            },
+        });
+    }
+    Ok(scan)
+}
+
+/// Rebuilds the index and the tree levels from the committed segments.
+fn rebuild(dir: &Path, state: &TreeState) -> Result<(LevelWriter, Index), OpenError> {
+    let tree_dir = dir.join(TREE_DIR);
+    LevelWriter::reset(&tree_dir).map_err(io_err("clearing the tree"))?;
+    let mut levels = LevelWriter::open(&tree_dir, 0)
+        .map_err(io_err("opening the tree"))?
+        .ok_or_else(|| OpenError::Io {
+            what: "rebuilding the tree".into(),
+            source: io::Error::other("tree not empty after reset"),
+        })?;
+    let mut index = Index::truncate(dir).map_err(io_err("clearing the index"))?;
+    for (ordinal, info) in state.segments.iter().enumerate() {
+        let bytes = std::fs::read(segment_path(dir, info.first))
+            .map_err(io_err(format!("reading segment {}", info.first)))?;
+        let committed = usize::try_from(info.bytes)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let scan = check_frames(&bytes[..committed], info)?;
+        for (k, range) in scan.entries.iter().enumerate() {
+            let entry = &bytes[range.clone()];
+            let index_no = info.first + k as u64;
+            let event = decode_entry(entry).map_err(|e| OpenError::CorruptFrame {
+                first: info.first,
+                offset: range.start as u64,
+                index: index_no,
+                what: match e {
+                    crate::audit::EntryDecodeError::NotCanonical => "entry is not canonical",
+                    _ => "entry is not a valid audit event",
+                },
+            })?;
+            index.push(&Location {
+                offset: range.start as u64,
+                len: u32::try_from(range.len()).unwrap_or(u32::MAX),
+                segment: u32::try_from(ordinal).unwrap_or(u32::MAX),
+                event_id: *event.id.as_bytes(),
+            });
+            levels
+                .append_leaf(leaf_hash(entry))
+                .map_err(io_err("rebuilding the tree"))?;
+        }
+    }
+    index.sync().map_err(io_err("writing the index"))?;
+    levels.sync().map_err(io_err("writing the tree"))?;
+    Ok((levels, index))
+}

@@ -1,0 +1,189 @@
+//! The single writer thread: group commit.
+//!
+//! Appends queue up while a commit is running; the writer takes all of them (up to a batch
+//! limit), writes their frames, index records and tree levels, syncs each file once, replaces
+//! `state.json` atomically, publishes the new committed state and only then answers every
+//! waiting append. One fsync round serves the whole batch.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, RwLock};
+
+use biv_core::{AuditAppendError, AuditReceipt, BackendError};
+
+use super::frame::{HEADER_BYTES, encode_frame};
+use super::index::{Index, Location};
+use super::levels::LevelWriter;
+use super::segments::ActiveSegment;
+use super::state::{TreeState, hex};
+
+/// One append waiting for its commit.
+pub(crate) struct Request {
+    pub(crate) event_id: [u8; 16],
+    pub(crate) entry: Vec<u8>,
+    pub(crate) leaf_hash: [u8; 32],
+    pub(crate) reply: Reply,
+}
+
+/// Where the answer goes.
+pub(crate) enum Reply {
+    Async(tokio::sync::oneshot::Sender<Result<AuditReceipt, AuditAppendError>>),
+    Blocking(SyncSender<Result<AuditReceipt, AuditAppendError>>),
+}
+
+impl Reply {
+    fn send(self, result: Result<AuditReceipt, AuditAppendError>) {
+        // A waiter that gave up (timed out) has dropped its receiver; nothing to do then.
+        match self {
+            Reply::Async(tx) => {
+                let _ = tx.send(result);
+            }
+            Reply::Blocking(tx) => {
+                let _ = tx.try_send(result);
+            }
+        }
+    }
+}
+
+/// What readers see: the last committed state.
+#[derive(Debug, Clone)]
+pub(crate) struct Committed {
+    pub(crate) size: u64,
+    pub(crate) root: [u8; 32],
+    pub(crate) state: TreeState,
+}
+
+pub(crate) struct Writer {
+    pub(crate) dir: PathBuf,
+    pub(crate) segment: ActiveSegment,
+    pub(crate) sealed: Vec<super::state::SegmentInfo>,
+    pub(crate) index: Index,
+    pub(crate) levels: LevelWriter,
+    pub(crate) ids: HashSet<[u8; 16]>,
+    pub(crate) committed: Arc<RwLock<Committed>>,
+    pub(crate) segment_bytes: u64,
+    pub(crate) max_batch: usize,
+    /// Set after an I/O failure: the files' state is unknown, so every later append fails.
+    pub(crate) poisoned: Option<String>,
+}
+
+impl Writer {
+    pub(crate) fn run(mut self, rx: Receiver<Request>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            self.commit(batch);
+        }
+    }
+
+    fn commit(&mut self, batch: Vec<Request>) {
+        if let Some(why) = &self.poisoned {
+            let why = why.clone();
+            for r in batch {
+                r.reply
+                    .send(Err(AuditAppendError::Backend(BackendError::msg(format!(
+                        "audit log unusable after an earlier failure: {why}"
+                    )))));
+            }
+            return;
+        }
+        let mut accepted = Vec::with_capacity(batch.len());
+        for r in batch {
+            if self.ids.insert(r.event_id) {
+                accepted.push(r);
+            } else {
+                r.reply.send(Err(AuditAppendError::Duplicate));
+            }
+        }
+        if accepted.is_empty() {
+            return;
+        }
+        match self.write(&accepted) {
+            Ok(first_index) => {
+                for (i, r) in accepted.into_iter().enumerate() {
+                    r.reply
+                        .send(Ok(AuditReceipt::new(first_index + i as u64, r.leaf_hash)));
+                }
+            }
+            Err(e) => {
+                let why = e.to_string();
+                self.poisoned = Some(why.clone());
+                for r in accepted {
+                    self.ids.remove(&r.event_id);
+                    r.reply
+                        .send(Err(AuditAppendError::Backend(BackendError::msg(format!(
+                            "audit log write failed: {why}"
+                        )))));
+                }
+            }
+        }
+    }
+
+    /// Writes and commits the batch; returns the index of its first entry.
+    fn write(&mut self, batch: &[Request]) -> std::io::Result<u64> {
+        if !self.segment.still_in_place(&self.dir)? {
+            return Err(std::io::Error::other(
+                "the active segment file was deleted or replaced",
+            ));
+        }
+        let first_index = self.levels.size();
+        let mut frames = Vec::new();
+        let mut count = 0;
+        for r in batch {
+            let frame_len = (HEADER_BYTES + r.entry.len()) as u64;
+            if self.segment.info.bytes + frames.len() as u64 + frame_len > self.segment_bytes
+                && (self.segment.info.count + count) > 0
+            {
+                self.segment.append(&frames, count)?;
+                frames.clear();
+                count = 0;
+                let next_first = self.segment.info.first + self.segment.info.count;
+                let ordinal = self.segment.ordinal + 1;
+                let old = std::mem::replace(
+                    &mut self.segment,
+                    ActiveSegment::create(&self.dir, next_first, ordinal)?,
+                );
+                self.sealed.push(old.info);
+            }
+            let offset = self.segment.info.bytes + frames.len() as u64 + HEADER_BYTES as u64;
+            encode_frame(&r.entry, &mut frames);
+            count += 1;
+            self.index.push(&Location {
+                offset,
+                len: r.entry.len() as u32,
+                segment: self.segment.ordinal,
+                event_id: r.event_id,
+            });
+            self.levels.append_leaf(r.leaf_hash)?;
+        }
+        self.segment.append(&frames, count)?;
+        self.index.sync()?;
+        self.levels.sync()?;
+        let size = self.levels.size();
+        let root = self
+            .levels
+            .root()
+            .unwrap_or_else(super::hashing::empty_root);
+        let mut segments = self.sealed.clone();
+        segments.push(self.segment.info.clone());
+        let state = TreeState {
+            size,
+            root: hex(&root),
+            segments,
+            ..TreeState::empty(&root)
+        };
+        state.store(&self.dir)?;
+        let mut committed = self
+            .committed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *committed = Committed { size, root, state };
+        Ok(first_index)
+    }
+}
