@@ -1,5 +1,21 @@
-//! biv-integrity: see the README's crate table. This crate is a placeholder until its issue lands;
-//! it exposes no API yet, so nothing here can be mistaken for a working control.
+//! # biv-integrity: the integrity pillar of biv
+//!
+//! A tamper-evident audit log that an outsider can check: every entry is a leaf of an RFC 6962
+//! Merkle tree, the log signs checkpoints of the tree (c2sp.org/tlog-checkpoint) per batch or
+//! interval, witnesses cosign them, and any entry can be shown to be in the log with an offline
+//! proof (c2sp.org/tlog-proof).
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`tlog`] | the pure transparency-log layer: hashes, compact ranges, proof generation and RFC 9162 verification, signed notes with Ed25519 keys, checkpoints, witness cosignatures and proof bundles — no I/O |
+//! | [`audit`] | the canonical form of an audit entry |
+//! | [`store`] | where entries and the tree live |
+//! | [`report`] | the NEN 7513 patient access report |
+//!
+//! Byte formats are specified under `docs/formats/` (`checkpoint.md`, `tlog-proof.md`) and tested
+//! against the upstream vectors of transparency-dev/merkle, golang.org/x/mod/sumdb/note and C2SP.
 
 pub mod audit;
+pub mod report;
 pub mod store;
+pub mod tlog;

@@ -314,3 +314,65 @@ fn invalid_and_oversized_events_are_refused_before_writing() {
     drop(log);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Rewrites entry `index`'s bytes in place with a valid checksum, as an insider with file access
+/// could. Returns the forged entry.
+fn forge_entry(dir: &Path, log: &FileLog, index: u64) -> Vec<u8> {
+    let original = log.entry(index).expect("entry");
+    let forged: Vec<u8> = original
+        .iter()
+        .map(|&b| if b == b'u' { b'U' } else { b })
+        .collect();
+    assert_ne!(forged, original);
+    let seg = active_segment(dir);
+    let mut bytes = std::fs::read(&seg).expect("segment");
+    let at = bytes
+        .windows(original.len())
+        .position(|w| w == original.as_slice())
+        .expect("entry in segment");
+    bytes[at..at + forged.len()].copy_from_slice(&forged);
+    bytes[at - 4..at].copy_from_slice(&crc32c::crc32c(&forged).to_be_bytes());
+    std::fs::write(&seg, &bytes).expect("write segment");
+    forged
+}
+
+#[test]
+fn full_verification_finds_a_forged_entry_with_a_valid_checksum() {
+    let dir = fresh_dir("forge");
+    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    fill(&log, 0..12);
+    assert_eq!(log.verify_full().unwrap(), 12);
+    forge_entry(&dir, &log, 7);
+    drop(log);
+    // The frames are intact and the derived files untouched, so the log opens ...
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    // ... but reading or verifying the entry exposes the forgery, naming it.
+    assert!(matches!(log.entry(7), Err(ReadError::Corrupt { index: 7 })));
+    match log.verify_full() {
+        Err(biv_integrity::store::VerifyError::Leaf { index: 7 }) => {}
+        other => panic!("expected a leaf mismatch at 7, got {other:?}"),
+    }
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn full_verification_finds_a_forged_leaf_hash_through_the_root() {
+    let dir = fresh_dir("forge-leaf");
+    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    fill(&log, 0..12);
+    let forged = forge_entry(&dir, &log, 2);
+    drop(log);
+    // The insider also rewrites the stored leaf hash; the upper tree levels still hold the truth.
+    let level0 = dir.join("tree").join("level-00");
+    let mut leaves = std::fs::read(&level0).unwrap();
+    leaves[64..96].copy_from_slice(&leaf(&forged));
+    std::fs::write(&level0, &leaves).unwrap();
+    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    match log.verify_full() {
+        Err(biv_integrity::store::VerifyError::Root { size: 12, .. }) => {}
+        other => panic!("expected a root mismatch, got {other:?}"),
+    }
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -3,8 +3,12 @@
 //! Each `*_conformance!` macro expands to one `#[test]` per rule of the trait's contract, in a
 //! module named after the trait. Give it an expression that makes a fresh implementation; the
 //! expression is evaluated inside an async block on a multi-threaded Tokio runtime, so it may
-//! `.await`. Attributes before the expression go on every generated test, e.g. to mark a
-//! server-backed implementation `#[ignore = "server: …"]`.
+//! `.await`. Attributes after the expression, each after a comma, go on every generated test,
+//! e.g. to mark a server-backed implementation ignored:
+//!
+//! ```text
+//! audit_sink_conformance!(PgLog::connect(&url, "t", opts).await.unwrap(), #[ignore = "server: postgresql"]);
+//! ```
 //!
 //! ```
 //! use biv_testkit::{InMemoryAuditSink, audit_sink_conformance};
@@ -71,7 +75,7 @@ macro_rules! __conformance_test {
 /// the density checks see other writers' entries.
 #[macro_export]
 macro_rules! audit_sink_conformance {
-    ($(#[$attr:meta])* $make:expr) => {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
         mod audit_sink_conformance {
             #[allow(unused_imports)]
             use super::*;
@@ -88,7 +92,7 @@ macro_rules! audit_sink_conformance {
 /// Generates the [`LogSink`](biv_core::LogSink) conformance tests for an implementation.
 #[macro_export]
 macro_rules! log_sink_conformance {
-    ($(#[$attr:meta])* $make:expr) => {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
         mod log_sink_conformance {
             #[allow(unused_imports)]
             use super::*;
@@ -104,7 +108,7 @@ macro_rules! log_sink_conformance {
 /// Generates the [`Notifier`](biv_core::Notifier) conformance tests for an implementation.
 #[macro_export]
 macro_rules! notifier_conformance {
-    ($(#[$attr:meta])* $make:expr) => {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
         mod notifier_conformance {
             #[allow(unused_imports)]
             use super::*;
@@ -119,7 +123,7 @@ macro_rules! notifier_conformance {
 /// Generates the [`Clock`](biv_core::Clock) conformance tests for an implementation.
 #[macro_export]
 macro_rules! clock_conformance {
-    ($(#[$attr:meta])* $make:expr) => {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
         mod clock_conformance {
             #[allow(unused_imports)]
             use super::*;
@@ -134,7 +138,7 @@ macro_rules! clock_conformance {
 /// Generates the [`Monitor`](biv_core::Monitor) conformance tests for an implementation.
 #[macro_export]
 macro_rules! monitor_conformance {
-    ($(#[$attr:meta])* $make:expr) => {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
         mod monitor_conformance {
             #[allow(unused_imports)]
             use super::*;
@@ -153,7 +157,7 @@ macro_rules! monitor_conformance {
 /// Besides structural rules, it requires that an e-mail address and a valid BSN are removed.
 #[macro_export]
 macro_rules! redactor_conformance {
-    ($(#[$attr:meta])* $make:expr) => {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
         mod redactor_conformance {
             #[allow(unused_imports)]
             use super::*;
@@ -174,7 +178,7 @@ macro_rules! redactor_conformance {
 /// unreviewed change and a change approved only by its author are rejected.
 #[macro_export]
 macro_rules! reviewer_conformance {
-    ($(#[$attr:meta])* $make:expr) => {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
         mod reviewer_conformance {
             #[allow(unused_imports)]
             use super::*;

@@ -93,14 +93,20 @@ impl Index {
         loc.encode(&mut self.pending);
     }
 
-    pub(crate) fn sync(&mut self) -> io::Result<()> {
+    /// Writes the pending records (to the page cache).
+    pub(crate) fn write(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
             self.file.write_all_at(&self.pending, self.written)?;
-            self.file.sync_data()?;
             self.written += self.pending.len() as u64;
             self.pending.clear();
         }
         Ok(())
+    }
+
+    /// Makes everything written so far durable.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.write()?;
+        self.file.sync_data()
     }
 
     /// Every committed record's event id, in order.

@@ -11,7 +11,8 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use super::hashing::node_hash;
+use crate::store::border::Border;
+use crate::store::hashing::node_hash;
 
 /// Number of levels kept: enough for 2^63 leaves.
 const MAX_LEVELS: usize = 64;
@@ -78,9 +79,8 @@ pub(crate) struct LevelWriter {
     pending: Vec<Vec<u8>>,
     /// Bytes durable in each level file.
     written: Vec<u64>,
-    /// Per level, the last node when it still waits for its right sibling (the compact range).
-    border: Vec<Option<[u8; 32]>>,
-    size: u64,
+    /// The compact range of the tree written so far.
+    border: Border,
 }
 
 impl LevelWriter {
@@ -91,17 +91,18 @@ impl LevelWriter {
     pub(crate) fn open(dir: &Path, size: u64) -> io::Result<Option<LevelWriter>> {
         std::fs::create_dir_all(dir)?;
         let mut files = Vec::new();
-        let mut border = Vec::new();
+        let mut border_hashes = Vec::new();
         let mut written = Vec::new();
         let mut level = 0;
-        while level < MAX_LEVELS && (size >> level) > 0 || level == 0 {
+        while level == 0 || (level < MAX_LEVELS && (size >> level) > 0) {
             let f = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
                 .open(level_path(dir, level))?;
-            let want = (size >> level) * 32;
+            let count = size >> level;
+            let want = count * 32;
             let have = f.metadata()?.len();
             if have < want {
                 return Ok(None);
@@ -110,26 +111,23 @@ impl LevelWriter {
                 f.set_len(want)?;
                 f.sync_all()?;
             }
-            let count = size >> level;
-            let waiting = if count % 2 == 1 {
+            if count % 2 == 1 {
                 let mut buf = [0u8; 32];
                 f.read_exact_at(&mut buf, (count - 1) * 32)?;
-                Some(buf)
-            } else {
-                None
-            };
+                border_hashes.push(buf);
+            }
             files.push(f);
-            border.push(waiting);
             written.push(want);
             level += 1;
         }
+        let border = Border::from_hashes(size, &border_hashes)
+            .ok_or_else(|| io::Error::other("tree levels do not match the size"))?;
         Ok(Some(LevelWriter {
             dir: dir.to_path_buf(),
             pending: vec![Vec::new(); files.len()],
             written,
             files,
             border,
-            size,
         }))
     }
 
@@ -147,39 +145,28 @@ impl LevelWriter {
 
     /// Adds one leaf hash, completing whatever subtrees it completes.
     pub(crate) fn append_leaf(&mut self, leaf: [u8; 32]) -> io::Result<()> {
-        let mut node = leaf;
-        let mut level = 0;
-        loop {
-            if self.files.len() <= level {
+        let mut completed = Vec::new();
+        self.border
+            .append(leaf, |level, _, hash| completed.push((level, hash)));
+        for (level, hash) in completed {
+            while self.files.len() <= level {
                 let f = OpenOptions::new()
                     .read(true)
                     .write(true)
                     .create(true)
                     .truncate(false)
-                    .open(level_path(&self.dir, level))?;
+                    .open(level_path(&self.dir, self.files.len()))?;
                 self.files.push(f);
                 self.pending.push(Vec::new());
                 self.written.push(0);
-                self.border.push(None);
             }
-            self.pending[level].extend_from_slice(&node);
-            match self.border[level].take() {
-                Some(left) => {
-                    node = node_hash(&left, &node);
-                    level += 1;
-                }
-                None => {
-                    self.border[level] = Some(node);
-                    break;
-                }
-            }
+            self.pending[level].extend_from_slice(&hash);
         }
-        self.size += 1;
         Ok(())
     }
 
-    /// Writes the pending records and makes them durable.
-    pub(crate) fn sync(&mut self) -> io::Result<()> {
+    /// Writes the pending records (to the page cache; see [`LevelWriter::sync`]).
+    pub(crate) fn write(&mut self) -> io::Result<()> {
         for ((file, pending), written) in self
             .files
             .iter()
@@ -190,27 +177,25 @@ impl LevelWriter {
                 continue;
             }
             file.write_all_at(pending, *written)?;
-            file.sync_data()?;
             *written += pending.len() as u64;
             pending.clear();
         }
         Ok(())
     }
 
+    /// Makes everything written so far durable.
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
+        self.write()?;
+        self.files.iter().try_for_each(File::sync_data)
+    }
+
     /// The root of the tree as appended so far (pending records included).
-    pub(crate) fn root(&self) -> Option<[u8; 32]> {
-        let mut acc: Option<[u8; 32]> = None;
-        for node in self.border.iter().flatten() {
-            acc = Some(match acc {
-                None => *node,
-                Some(right) => node_hash(node, &right),
-            });
-        }
-        acc
+    pub(crate) fn root(&self) -> [u8; 32] {
+        self.border.root()
     }
 
     /// Leaves appended so far.
     pub(crate) fn size(&self) -> u64 {
-        self.size
+        self.border.size()
     }
 }

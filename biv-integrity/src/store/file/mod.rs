@@ -10,6 +10,10 @@
 //! tree/level-LL        perfect-subtree hashes per level (derived)
 //! ```
 //!
+//! Each commit syncs the segment and replaces `state.json`; the derived files are written at
+//! once but synced about once a second, and `state.json` records how far they are durable, so
+//! recovery replays at most the last second of entries from the segments.
+//!
 //! Appends are acknowledged only after the frames, the index, the tree levels and the new state
 //! are on disk. They fail closed: an append that is not durable within the configured wait
 //! returns [`AuditAppendError::Timeout`]; after an I/O failure the log refuses every further
@@ -17,13 +21,13 @@
 
 mod atomic;
 mod frame;
-mod hashing;
 mod index;
 mod levels;
 mod lock;
 mod recovery;
 mod segments;
 mod state;
+mod verify;
 mod writer;
 
 use std::collections::HashMap;
@@ -39,6 +43,7 @@ use biv_core::{AuditAppendError, AuditEvent, AuditReceipt, AuditSink};
 
 use crate::audit::encode_entry;
 pub use recovery::OpenError;
+pub use verify::VerifyError;
 use writer::{Committed, Reply, Request};
 
 /// Settings of a [`FileLog`].
@@ -206,6 +211,8 @@ impl FileLog {
             segment_bytes: options.segment_bytes,
             max_batch: options.max_batch.max(1),
             poisoned: None,
+            derived: opened.derived,
+            derived_synced_at: std::time::Instant::now(),
         };
         let handle = std::thread::Builder::new()
             .name("biv-audit-writer".into())
@@ -255,7 +262,7 @@ impl FileLog {
         })?;
         let request = Request {
             event_id: *event.id.as_bytes(),
-            leaf_hash: hashing::leaf_hash(&entry),
+            leaf_hash: crate::store::hashing::leaf_hash(&entry),
             entry,
             reply,
         };
@@ -328,10 +335,22 @@ impl FileLog {
             Some(l) => l.node(0, index).map_err(io)?,
             None => return Err(io(std::io::Error::other("tree not open"))),
         };
-        if hashing::leaf_hash(&entry) != stored_leaf {
+        if crate::store::hashing::leaf_hash(&entry) != stored_leaf {
             return Err(ReadError::Corrupt { index });
         }
         Ok(entry)
+    }
+
+    /// Verifies the whole committed log: every frame's checksum, every entry against its stored
+    /// leaf hash, and the root rebuilt from all entries against the committed root. Returns the
+    /// committed size. Appends may continue meanwhile; the check covers the state at its start.
+    ///
+    /// # Errors
+    /// [`VerifyError`] naming the first entry or segment that fails.
+    pub fn verify_full(&self) -> Result<u64, VerifyError> {
+        let committed = self.committed();
+        verify::verify_full(&self.dir, &committed.state)?;
+        Ok(committed.size)
     }
 
     /// MTH of leaves `[start, end)` of the committed tree (for proofs).

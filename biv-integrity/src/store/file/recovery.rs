@@ -7,7 +7,6 @@ use std::path::Path;
 
 use super::atomic::sync_dir;
 use super::frame;
-use super::hashing::{empty_root, leaf_hash};
 use super::index::{Index, Location};
 use super::levels::LevelWriter;
 use super::lock::{DirLock, LockError};
@@ -15,6 +14,7 @@ use super::segments::{self, ActiveSegment, SEGMENTS_DIR, segment_path};
 use super::state::{SegmentInfo, TreeState, hex};
 use super::writer::Committed;
 use crate::audit::{MAX_ENTRY_BYTES, decode_entry};
+use crate::store::hashing::{empty_root, leaf_hash};
 
 const TREE_DIR: &str = "tree";
 
@@ -111,6 +111,8 @@ pub(crate) struct Opened {
     pub(crate) index: Index,
     pub(crate) levels: LevelWriter,
     pub(crate) ids: HashSet<[u8; 16]>,
+    /// Entries whose derived records are durable.
+    pub(crate) derived: u64,
 }
 
 fn lock(dir: &Path) -> Result<DirLock, OpenError> {
@@ -152,6 +154,7 @@ pub(crate) fn create(dir: &Path) -> Result<Opened, OpenError> {
     sync_dir(dir).map_err(io_err("syncing the log directory"))?;
     Ok(Opened {
         lock,
+        derived: 0,
         committed: Committed {
             size: 0,
             root,
@@ -183,13 +186,29 @@ pub(crate) fn open(dir: &Path) -> Result<Opened, OpenError> {
     recover_active(dir, &active_info)?;
 
     let tree_dir = dir.join(TREE_DIR);
-    let levels = LevelWriter::open(&tree_dir, state.size).map_err(io_err("opening the tree"))?;
-    let index = Index::open(dir, state.size).map_err(io_err("opening the index"))?;
-    let (levels, index) = match (levels, index) {
-        (Some(l), Some(i)) => (l, i),
-        _ => rebuild(dir, &state)?,
+    let derived = state.derived.min(state.size);
+    let levels = LevelWriter::open(&tree_dir, derived).map_err(io_err("opening the tree"))?;
+    let index = Index::open(dir, derived).map_err(io_err("opening the index"))?;
+    let (mut levels, mut index, from) = match (levels, index) {
+        (Some(l), Some(i)) => (l, i, derived),
+        _ => {
+            // Shorter than their durable mark: rebuild both from the first entry.
+            LevelWriter::reset(&tree_dir).map_err(io_err("clearing the tree"))?;
+            let levels = LevelWriter::open(&tree_dir, 0)
+                .map_err(io_err("opening the tree"))?
+                .ok_or_else(|| OpenError::Io {
+                    what: "rebuilding the tree".into(),
+                    source: io::Error::other("tree not empty after reset"),
+                })?;
+            (
+                levels,
+                Index::truncate(dir).map_err(io_err("clearing the index"))?,
+                0,
+            )
+        }
     };
-    let root = levels.root().unwrap_or_else(empty_root);
+    replay(dir, &state, from, &mut levels, &mut index)?;
+    let root = levels.root();
     if hex(&root) != state.root {
         return Err(OpenError::RootMismatch {
             size: state.size,
@@ -208,6 +227,7 @@ pub(crate) fn open(dir: &Path) -> Result<Opened, OpenError> {
     let sealed = state.segments[..state.segments.len() - 1].to_vec();
     Ok(Opened {
         lock,
+        derived: state.size,
         committed: Committed {
             size: state.size,
             root,
@@ -308,18 +328,19 @@ fn check_frames(bytes: &[u8], info: &SegmentInfo) -> Result<frame::Scan, OpenErr
     Ok(scan)
 }
 
-/// Rebuilds the index and the tree levels from the committed segments.
-fn rebuild(dir: &Path, state: &TreeState) -> Result<(LevelWriter, Index), OpenError> {
-    let tree_dir = dir.join(TREE_DIR);
-    LevelWriter::reset(&tree_dir).map_err(io_err("clearing the tree"))?;
-    let mut levels = LevelWriter::open(&tree_dir, 0)
-        .map_err(io_err("opening the tree"))?
-        .ok_or_else(|| OpenError::Io {
-            what: "rebuilding the tree".into(),
-            source: io::Error::other("tree not empty after reset"),
-        })?;
-    let mut index = Index::truncate(dir).map_err(io_err("clearing the index"))?;
+/// Appends the index records and tree leaves of entries `from..state.size`, read from the
+/// committed segments, and makes them durable.
+fn replay(
+    dir: &Path,
+    state: &TreeState,
+    from: u64,
+    levels: &mut LevelWriter,
+    index: &mut Index,
+) -> Result<(), OpenError> {
     for (ordinal, info) in state.segments.iter().enumerate() {
+        if info.first + info.count <= from {
+            continue;
+        }
         let bytes = std::fs::read(segment_path(dir, info.first))
             .map_err(io_err(format!("reading segment {}", info.first)))?;
         let committed = usize::try_from(info.bytes)
@@ -327,8 +348,11 @@ fn rebuild(dir: &Path, state: &TreeState) -> Result<(LevelWriter, Index), OpenEr
             .min(bytes.len());
         let scan = check_frames(&bytes[..committed], info)?;
         for (k, range) in scan.entries.iter().enumerate() {
-            let entry = &bytes[range.clone()];
             let index_no = info.first + k as u64;
+            if index_no < from {
+                continue;
+            }
+            let entry = &bytes[range.clone()];
             let event = decode_entry(entry).map_err(|e| OpenError::CorruptFrame {
                 first: info.first,
                 offset: range.start as u64,
@@ -346,10 +370,10 @@ fn rebuild(dir: &Path, state: &TreeState) -> Result<(LevelWriter, Index), OpenEr
             });
             levels
                 .append_leaf(leaf_hash(entry))
-                .map_err(io_err("rebuilding the tree"))?;
+                .map_err(io_err("replaying the tree"))?;
         }
     }
     index.sync().map_err(io_err("writing the index"))?;
     levels.sync().map_err(io_err("writing the tree"))?;
-    Ok((levels, index))
+    Ok(())
 }

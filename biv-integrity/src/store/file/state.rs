@@ -32,6 +32,9 @@ pub(crate) struct TreeState {
     /// Lower-case hex of the root at `size`.
     pub(crate) root: String,
     pub(crate) segments: Vec<SegmentInfo>,
+    /// Entries whose index records and tree levels are durable. Those past it are replayed
+    /// from the segments on open.
+    pub(crate) derived: u64,
 }
 
 impl TreeState {
@@ -41,6 +44,7 @@ impl TreeState {
             size: 0,
             root: hex(root),
             segments: Vec::new(),
+            derived: 0,
         }
     }
 

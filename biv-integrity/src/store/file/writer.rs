@@ -66,7 +66,14 @@ pub(crate) struct Writer {
     pub(crate) max_batch: usize,
     /// Set after an I/O failure: the files' state is unknown, so every later append fails.
     pub(crate) poisoned: Option<String>,
+    /// Entries whose derived records (index, tree levels) are durable.
+    pub(crate) derived: u64,
+    /// When the derived files were last synced.
+    pub(crate) derived_synced_at: std::time::Instant,
 }
+
+/// How often the derived files are synced; a crash replays at most this much from the segments.
+const DERIVED_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Writer {
     pub(crate) fn run(mut self, rx: Receiver<Request>) {
@@ -79,6 +86,21 @@ impl Writer {
                 }
             }
             self.commit(batch);
+        }
+        // Clean shutdown: make the derived files durable so the next open replays nothing.
+        if self.poisoned.is_none() && self.index.sync().is_ok() && self.levels.sync().is_ok() {
+            let size = self.levels.size();
+            let mut committed = self
+                .committed
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if committed.size == size && committed.state.derived != size {
+                let mut state = committed.state.clone();
+                state.derived = size;
+                if state.store(&self.dir).is_ok() {
+                    committed.state = state;
+                }
+            }
         }
     }
 
@@ -163,13 +185,16 @@ impl Writer {
             self.levels.append_leaf(r.leaf_hash)?;
         }
         self.segment.append(&frames, count)?;
-        self.index.sync()?;
-        self.levels.sync()?;
+        self.index.write()?;
+        self.levels.write()?;
         let size = self.levels.size();
-        let root = self
-            .levels
-            .root()
-            .unwrap_or_else(super::hashing::empty_root);
+        if self.derived_synced_at.elapsed() >= DERIVED_SYNC_INTERVAL {
+            self.index.sync()?;
+            self.levels.sync()?;
+            self.derived = size;
+            self.derived_synced_at = std::time::Instant::now();
+        }
+        let root = self.levels.root();
         let mut segments = self.sealed.clone();
         segments.push(self.segment.info.clone());
         let state = TreeState {

@@ -1,0 +1,132 @@
+//! The PostgreSQL schema of the audit log, and its installation.
+//!
+//! ```text
+//! biv_audit_state   (log_id PK, size, root, border)            one row per log; size only grows
+//! biv_audit_entries (log_id, idx) PK, event_id UNIQUE per log,  the entries, append-only
+//!                   entry, leaf_hash
+//! biv_audit_nodes   (log_id, level, idx) PK, hash                perfect-subtree hashes, level ≥ 1
+//! ```
+//! Triggers refuse UPDATE, DELETE and TRUNCATE on entries and nodes, DELETE and TRUNCATE on
+//! the state, and any UPDATE that shrinks a log. A writer role gets INSERT and SELECT only (plus
+//! UPDATE of the state row). A superuser can still disable triggers: the Merkle tree and the
+//! signed checkpoints published outside the database are what catch that.
+
+use tokio_postgres::Client;
+
+/// The DDL, idempotent.
+pub(crate) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS biv_audit_state (
+    log_id  text PRIMARY KEY,
+    size    bigint NOT NULL CHECK (size >= 0),
+    root    bytea  NOT NULL CHECK (length(root) = 32),
+    border  bytea  NOT NULL
+);
+CREATE TABLE IF NOT EXISTS biv_audit_entries (
+    log_id    text   NOT NULL REFERENCES biv_audit_state (log_id),
+    idx       bigint NOT NULL CHECK (idx >= 0),
+    event_id  bytea  NOT NULL CHECK (length(event_id) = 16),
+    entry     bytea  NOT NULL CHECK (length(entry) <= 65535),
+    leaf_hash bytea  NOT NULL CHECK (length(leaf_hash) = 32),
+    PRIMARY KEY (log_id, idx),
+    UNIQUE (log_id, event_id)
+);
+CREATE TABLE IF NOT EXISTS biv_audit_nodes (
+    log_id text   NOT NULL REFERENCES biv_audit_state (log_id),
+    level  int    NOT NULL CHECK (level >= 1),
+    idx    bigint NOT NULL CHECK (idx >= 0),
+    hash   bytea  NOT NULL CHECK (length(hash) = 32),
+    PRIMARY KEY (log_id, level, idx)
+);
+CREATE OR REPLACE FUNCTION biv_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'biv audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+CREATE OR REPLACE FUNCTION biv_audit_state_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.log_id <> OLD.log_id OR NEW.size < OLD.size THEN
+        RAISE EXCEPTION 'biv audit log state may only grow: % -> % refused', OLD.size, NEW.size
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END $$;
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'biv_audit_entries_append_only') THEN
+        CREATE TRIGGER biv_audit_entries_append_only BEFORE UPDATE OR DELETE ON biv_audit_entries
+            FOR EACH ROW EXECUTE FUNCTION biv_audit_refuse();
+        CREATE TRIGGER biv_audit_entries_no_truncate BEFORE TRUNCATE ON biv_audit_entries
+            FOR EACH STATEMENT EXECUTE FUNCTION biv_audit_refuse();
+        CREATE TRIGGER biv_audit_nodes_append_only BEFORE UPDATE OR DELETE ON biv_audit_nodes
+            FOR EACH ROW EXECUTE FUNCTION biv_audit_refuse();
+        CREATE TRIGGER biv_audit_nodes_no_truncate BEFORE TRUNCATE ON biv_audit_nodes
+            FOR EACH STATEMENT EXECUTE FUNCTION biv_audit_refuse();
+        CREATE TRIGGER biv_audit_state_no_delete BEFORE DELETE ON biv_audit_state
+            FOR EACH ROW EXECUTE FUNCTION biv_audit_refuse();
+        CREATE TRIGGER biv_audit_state_no_truncate BEFORE TRUNCATE ON biv_audit_state
+            FOR EACH STATEMENT EXECUTE FUNCTION biv_audit_refuse();
+        CREATE TRIGGER biv_audit_state_only_grows BEFORE UPDATE ON biv_audit_state
+            FOR EACH ROW EXECUTE FUNCTION biv_audit_state_grows();
+    END IF;
+END $$;
+"#;
+
+/// Installs the schema (idempotent) and registers `log_id` if it is new. Run it as the tables'
+/// owner; pass `writer_role` to grant an application role exactly what appending needs. When the
+/// schema and the log exist already and no role is to be granted, it changes nothing, so an
+/// append-only role can connect without any DDL rights.
+pub(crate) async fn install(
+    client: &Client,
+    log_id: &str,
+    empty_root: &[u8; 32],
+    writer_role: Option<&str>,
+) -> Result<(), tokio_postgres::Error> {
+    if writer_role.is_none() {
+        let exists = client
+            .query_one("SELECT to_regclass('biv_audit_state') IS NOT NULL", &[])
+            .await?
+            .get::<_, bool>(0)
+            && client
+                .query_opt(
+                    "SELECT 1 FROM biv_audit_state WHERE log_id = $1",
+                    &[&log_id],
+                )
+                .await?
+                .is_some();
+        if exists {
+            return Ok(());
+        }
+    }
+    // Concurrent installers serialise on one advisory lock so CREATE … IF NOT EXISTS never races.
+    client
+        .batch_execute("SELECT pg_advisory_lock(7340512)")
+        .await?;
+    let result = async {
+        client.batch_execute(SCHEMA).await?;
+        client
+            .execute(
+                "INSERT INTO biv_audit_state (log_id, size, root, border) VALUES ($1, 0, $2, '') ON CONFLICT (log_id) DO NOTHING",
+                &[&log_id, &empty_root.as_slice()],
+            )
+            .await?;
+        if let Some(role) = writer_role {
+            let role = quote_ident(role);
+            client
+                .batch_execute(&format!(
+                    "GRANT SELECT, INSERT ON biv_audit_entries, biv_audit_nodes TO {role};
+                     GRANT SELECT, UPDATE ON biv_audit_state TO {role};"
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+    .await;
+    client
+        .batch_execute("SELECT pg_advisory_unlock(7340512)")
+        .await?;
+    result
+}
+
+/// Quotes an SQL identifier.
+fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

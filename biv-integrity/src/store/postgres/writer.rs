@@ -1,0 +1,197 @@
+//! The PostgreSQL writer task: batched sequencing under an advisory lock.
+
+use std::collections::HashSet;
+
+use biv_core::{AuditAppendError, AuditReceipt, BackendError};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::{Client, Statement};
+
+use crate::store::border::Border;
+
+/// One append waiting for its commit.
+pub(crate) struct Request {
+    pub(crate) event_id: [u8; 16],
+    pub(crate) entry: Vec<u8>,
+    pub(crate) leaf_hash: [u8; 32],
+    pub(crate) reply: oneshot::Sender<Result<AuditReceipt, AuditAppendError>>,
+}
+
+pub(crate) struct PgWriter {
+    pub(crate) client: Client,
+    pub(crate) log_id: String,
+    pub(crate) lock_key: i64,
+    pub(crate) max_batch: usize,
+    pub(crate) statements: Statements,
+}
+
+/// The writer's statements, prepared once: every batch then costs three round trips
+/// (BEGIN; lock + state + duplicate check pipelined; inserts + update + COMMIT pipelined).
+pub(crate) struct Statements {
+    lock: Statement,
+    state: Statement,
+    duplicates: Statement,
+    insert_entries: Statement,
+    insert_nodes: Statement,
+    update_state: Statement,
+}
+
+impl Statements {
+    pub(crate) async fn prepare(client: &Client) -> Result<Statements, tokio_postgres::Error> {
+        Ok(Statements {
+            lock: client.prepare("SELECT pg_advisory_xact_lock($1)").await?,
+            state: client.prepare("SELECT size, border FROM biv_audit_state WHERE log_id = $1 FOR UPDATE").await?,
+            duplicates: client
+                .prepare("SELECT event_id FROM biv_audit_entries WHERE log_id = $1 AND event_id = ANY($2)")
+                .await?,
+            insert_entries: client
+                .prepare(
+                    "INSERT INTO biv_audit_entries (log_id, idx, event_id, entry, leaf_hash)
+                     SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])",
+                )
+                .await?,
+            insert_nodes: client
+                .prepare(
+                    "INSERT INTO biv_audit_nodes (log_id, level, idx, hash)
+                     SELECT $1, * FROM UNNEST($2::int[], $3::bigint[], $4::bytea[])",
+                )
+                .await?,
+            update_state: client
+                .prepare("UPDATE biv_audit_state SET size = $2, root = $3, border = $4 WHERE log_id = $1")
+                .await?,
+        })
+    }
+}
+
+fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> BackendError {
+    BackendError::new(e)
+}
+
+impl PgWriter {
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < self.max_batch {
+                match rx.try_recv() {
+                    Ok(r) => batch.push(r),
+                    Err(_) => break,
+                }
+            }
+            match self.commit(&batch).await {
+                Ok(results) => {
+                    for (r, result) in batch.into_iter().zip(results) {
+                        let _ = r.reply.send(result);
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    for r in batch {
+                        let _ = r
+                            .reply
+                            .send(Err(AuditAppendError::Backend(BackendError::msg(format!(
+                                "audit commit failed: {text}"
+                            )))));
+                    }
+                }
+            }
+        }
+    }
+
+    /// One transaction for the whole batch; every answer is sent only after COMMIT succeeded.
+    async fn commit(
+        &mut self,
+        batch: &[Request],
+    ) -> Result<Vec<Result<AuditReceipt, AuditAppendError>>, BackendError> {
+        let st = &self.statements;
+        let tx = self.client.transaction().await.map_err(backend)?;
+        let ids: Vec<&[u8]> = batch.iter().map(|r| r.event_id.as_slice()).collect();
+        // Pipelined: the server runs them in order, so the state is read under the lock.
+        let (lock, row, dups) = tokio::join!(
+            async { tx.query_one(&st.lock, &[&self.lock_key]).await },
+            async { tx.query_one(&st.state, &[&self.log_id]).await },
+            async { tx.query(&st.duplicates, &[&self.log_id, &ids]).await },
+        );
+        lock.map_err(backend)?;
+        let row = row.map_err(backend)?;
+        let size: i64 = row.get(0);
+        let border_bytes: Vec<u8> = row.get(1);
+        let hashes: Vec<[u8; 32]> = border_bytes
+            .chunks(32)
+            .map(|c| {
+                <[u8; 32]>::try_from(c)
+                    .map_err(|_| backend("border is not a list of 32-byte hashes"))
+            })
+            .collect::<Result<_, _>>()?;
+        let size = u64::try_from(size).map_err(|_| backend("negative log size"))?;
+        let mut border = Border::from_hashes(size, &hashes)
+            .ok_or_else(|| backend("border does not match the log size"))?;
+
+        let existing: HashSet<Vec<u8>> = dups
+            .map_err(backend)?
+            .into_iter()
+            .map(|row| row.get::<_, Vec<u8>>(0))
+            .collect();
+
+        let mut seen = HashSet::new();
+        let mut results = Vec::with_capacity(batch.len());
+        let (mut idxs, mut event_ids, mut entries, mut leaves) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut node_levels, mut node_idxs, mut node_hashes) =
+            (Vec::new(), Vec::new(), Vec::new());
+        for r in batch {
+            if existing.contains(r.event_id.as_slice()) || !seen.insert(r.event_id) {
+                results.push(Err(AuditAppendError::Duplicate));
+                continue;
+            }
+            let index = border.size();
+            border.append(r.leaf_hash, |level, idx, hash| {
+                if level > 0 {
+                    node_levels.push(i32::try_from(level).unwrap_or(i32::MAX));
+                    node_idxs.push(i64::try_from(idx).unwrap_or(i64::MAX));
+                    node_hashes.push(hash.to_vec());
+                }
+            });
+            idxs.push(i64::try_from(index).map_err(|_| backend("log too large"))?);
+            event_ids.push(r.event_id.to_vec());
+            entries.push(r.entry.as_slice());
+            leaves.push(r.leaf_hash.to_vec());
+            results.push(Ok(AuditReceipt::new(index, r.leaf_hash)));
+        }
+        if !idxs.is_empty() {
+            let new_size = i64::try_from(border.size()).map_err(|_| backend("log too large"))?;
+            let root = border.root();
+            let border_bytes = border.hashes().concat();
+            let (entries_done, nodes_done, state_done) = tokio::join!(
+                async {
+                    tx.execute(
+                        &st.insert_entries,
+                        &[&self.log_id, &idxs, &event_ids, &entries, &leaves],
+                    )
+                    .await
+                },
+                async {
+                    if node_levels.is_empty() {
+                        Ok(0)
+                    } else {
+                        tx.execute(
+                            &st.insert_nodes,
+                            &[&self.log_id, &node_levels, &node_idxs, &node_hashes],
+                        )
+                        .await
+                    }
+                },
+                async {
+                    tx.execute(
+                        &st.update_state,
+                        &[&self.log_id, &new_size, &root.as_slice(), &border_bytes],
+                    )
+                    .await
+                },
+            );
+            entries_done.map_err(backend)?;
+            nodes_done.map_err(backend)?;
+            state_done.map_err(backend)?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(results)
+    }
+}

@@ -1,0 +1,253 @@
+//! The PostgreSQL store against a real PostgreSQL 15 (started by `cargo xtask test`).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use biv_core::{AuditAppendError, AuditSink, EventId};
+use biv_integrity::audit::decode_entry;
+use biv_integrity::store::{PgLog, PgLogError, PgLogOptions};
+use biv_testkit::{audit_sink_conformance, sample_event, servers};
+use sha2::{Digest, Sha256};
+use tokio_postgres::NoTls;
+
+fn unique_log_id(tag: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("test/{tag}/{nanos}/{}", N.fetch_add(1, Ordering::Relaxed))
+}
+
+async fn admin() -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&servers::postgres_url(), NoTls)
+        .await
+        .expect("connect as admin");
+    tokio::spawn(conn);
+    client
+}
+
+fn event(n: u64, salt: u64) -> biv_core::AuditEvent {
+    let mut e = sample_event(n);
+    let mut id = [0u8; 16];
+    id[..8].copy_from_slice(&salt.to_be_bytes());
+    id[8..].copy_from_slice(&n.to_be_bytes());
+    e.id = EventId::from_bytes(id);
+    e
+}
+
+fn naive_root(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => Sha256::digest([]).into(),
+        1 => leaves[0],
+        n => {
+            let k = 1 << (usize::BITS - 1 - (n - 1).leading_zeros());
+            Sha256::digest(
+                [
+                    &[1u8][..],
+                    &naive_root(&leaves[..k]),
+                    &naive_root(&leaves[k..]),
+                ]
+                .concat(),
+            )
+            .into()
+        }
+    }
+}
+
+audit_sink_conformance!(
+    PgLog::connect(&servers::postgres_url(), &unique_log_id("conformance"), PgLogOptions::default())
+        .await
+        .expect("connect"),
+    #[ignore = "server: postgresql; run `cargo xtask test`"]
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn roots_entries_and_ranges_match_a_naive_tree() {
+    let log = PgLog::connect(
+        &servers::postgres_url(),
+        &unique_log_id("roots"),
+        PgLogOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut leaves = Vec::new();
+    for n in 0..33u64 {
+        let e = event(n, 1);
+        let r = log.append(&e).await.unwrap();
+        assert_eq!(r.index(), n);
+        let entry = log.entry(n).await.unwrap();
+        assert_eq!(decode_entry(&entry).unwrap(), e);
+        leaves.push(Sha256::digest([&[0u8][..], &entry].concat()).into());
+        let (size, root) = log.size_and_root().await.unwrap();
+        assert_eq!((size, root), (n + 1, naive_root(&leaves)));
+    }
+    for start in [0u64, 1, 8, 16, 31] {
+        assert_eq!(
+            log.range_hash(start, 33).await.unwrap(),
+            naive_root(&leaves[start as usize..]),
+            "{start}..33"
+        );
+    }
+    assert_eq!(log.verify_full().await.unwrap(), 33);
+    assert!(matches!(
+        log.entry(33).await,
+        Err(PgLogError::OutOfRange {
+            index: 33,
+            size: 33
+        })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn two_writers_on_one_log_keep_it_dense_and_consistent() {
+    let id = unique_log_id("replicas");
+    let a = Arc::new(
+        PgLog::connect(&servers::postgres_url(), &id, PgLogOptions::default())
+            .await
+            .unwrap(),
+    );
+    let b = Arc::new(
+        PgLog::connect(&servers::postgres_url(), &id, PgLogOptions::default())
+            .await
+            .unwrap(),
+    );
+    let mut tasks = tokio::task::JoinSet::new();
+    for t in 0..8u64 {
+        let log = if t % 2 == 0 {
+            Arc::clone(&a)
+        } else {
+            Arc::clone(&b)
+        };
+        tasks.spawn(async move {
+            let mut got = Vec::new();
+            for i in 0..25 {
+                got.push(log.append(&event(t * 100 + i, 2)).await.unwrap().index());
+            }
+            got
+        });
+    }
+    let mut all = Vec::new();
+    while let Some(r) = tasks.join_next().await {
+        all.extend(r.unwrap());
+    }
+    all.sort_unstable();
+    assert_eq!(all, (0..200).collect::<Vec<_>>());
+    assert_eq!(a.verify_full().await.unwrap(), 200);
+    // A replay through the other writer is still a duplicate.
+    assert!(matches!(
+        b.append(&event(0, 2)).await,
+        Err(AuditAppendError::Duplicate)
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn the_tables_are_append_only_even_for_their_owner() {
+    let id = unique_log_id("append-only");
+    let log = PgLog::connect(&servers::postgres_url(), &id, PgLogOptions::default())
+        .await
+        .unwrap();
+    for n in 0..3 {
+        log.append(&event(n, 3)).await.unwrap();
+    }
+    let admin = admin().await;
+    for sql in [
+        "UPDATE biv_audit_entries SET entry = 'x' WHERE log_id = $1",
+        "DELETE FROM biv_audit_entries WHERE log_id = $1",
+        "UPDATE biv_audit_nodes SET hash = hash WHERE log_id = $1",
+        "DELETE FROM biv_audit_state WHERE log_id = $1",
+        "UPDATE biv_audit_state SET size = 1 WHERE log_id = $1",
+    ] {
+        let err = admin.execute(sql, &[&id]).await.expect_err(sql);
+        assert!(
+            err.to_string().contains("biv audit log")
+                || format!("{err:?}").contains("biv audit log"),
+            "{sql}: {err:?}"
+        );
+    }
+    assert!(
+        admin
+            .batch_execute("TRUNCATE biv_audit_nodes")
+            .await
+            .is_err()
+    );
+    assert_eq!(log.verify_full().await.unwrap(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn a_writer_role_may_insert_and_select_only() {
+    let admin = admin().await;
+    let role = format!("biv_writer_{}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"
+        ))
+        .await
+        .unwrap();
+    let id = unique_log_id("role");
+    let _owner = PgLog::connect(
+        &servers::postgres_url(),
+        &id,
+        PgLogOptions::default().with_writer_role(&role),
+    )
+    .await
+    .unwrap();
+    let url =
+        servers::postgres_url().replacen("postgresql://biv@", &format!("postgresql://{role}@"), 1);
+    let writer = PgLog::connect(&url, &id, PgLogOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(writer.append(&event(1, 4)).await.unwrap().index(), 0);
+    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let denied = client
+        .batch_execute("DROP TRIGGER biv_audit_entries_append_only ON biv_audit_entries")
+        .await;
+    assert!(
+        denied.is_err(),
+        "the writer role must not be able to drop the append-only trigger"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn a_superuser_edit_behind_the_triggers_is_found_by_verification() {
+    let id = unique_log_id("tamper");
+    let log = PgLog::connect(&servers::postgres_url(), &id, PgLogOptions::default())
+        .await
+        .unwrap();
+    for n in 0..10 {
+        log.append(&event(n, 5)).await.unwrap();
+    }
+    let admin = admin().await;
+    // An insider with superuser rights switches the triggers off for their session and edits entry 6.
+    let forged = log
+        .entry(6)
+        .await
+        .unwrap()
+        .iter()
+        .map(|&b| if b == b'u' { b'U' } else { b })
+        .collect::<Vec<u8>>();
+    admin
+        .batch_execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "UPDATE biv_audit_entries SET entry = $2 WHERE log_id = $1 AND idx = 6",
+            &[&id, &forged],
+        )
+        .await
+        .unwrap();
+    match log.verify_full().await {
+        Err(PgLogError::Corrupt { index: 6, .. }) => {}
+        other => panic!("expected entry 6 to fail verification, got {other:?}"),
+    }
+    assert!(matches!(
+        log.entry(6).await,
+        Err(PgLogError::Corrupt { index: 6, .. })
+    ));
+}
