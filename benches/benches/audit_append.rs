@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use biv_core::EventId;
 use biv_integrity::audit::encode_entry;
-use biv_integrity::store::{FileLog, FileLogOptions};
+use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
+use biv_integrity::tlog::Ed25519Signer;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 const WRITERS: u64 = 64;
@@ -39,7 +40,8 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(1));
 
     let dir = bench_dir("group");
-    let log = Arc::new(FileLog::create(&dir, FileLogOptions::default()).expect("create log"));
+    let log =
+        Arc::new(FileLog::create(&dir, test_key(), FileLogOptions::default()).expect("create log"));
     group.bench_function("file_log_group_commit_64_writers", |b| {
         b.iter_custom(|iters| {
             let per_writer = iters.div_ceil(WRITERS);
@@ -121,8 +123,13 @@ fn bench_postgres(
         RUN_SALT.fetch_add(1, Ordering::Relaxed)
     );
     let log = Arc::new(
-        rt.block_on(PgLog::connect(url, &log_id, PgLogOptions::default()))
-            .expect("connect"),
+        rt.block_on(PgLog::connect(
+            url,
+            &log_id,
+            test_key(),
+            PgLogOptions::default(),
+        ))
+        .expect("connect"),
     );
     group.bench_function("pg_log_batched_64_writers", |b| {
         b.iter_custom(|iters| {
@@ -194,3 +201,9 @@ fn crc32c_stub(bytes: &[u8]) -> u32 {
 
 criterion_group!(benches, bench);
 criterion_main!(benches);
+
+fn test_key() -> CheckpointKey {
+    CheckpointKey::ed25519(
+        Ed25519Signer::from_seed("biv.test/audit", &[7; 32]).expect("valid key name"),
+    )
+}

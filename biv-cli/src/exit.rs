@@ -8,13 +8,6 @@ pub(crate) enum Exit {
     /// Status 0: the command succeeded (also `--help` and `--version`).
     Ok,
     /// Status 1: a check or verification ran and found a problem.
-    #[cfg_attr(
-        not(test),
-        expect(
-            dead_code,
-            reason = "returned by the first checking command group (for example `biv audit verify`)"
-        )
-    )]
     CheckFailed,
     /// Status 2: the command line was not understood, or the command group is not available yet.
     Usage,

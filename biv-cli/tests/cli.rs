@@ -8,6 +8,9 @@ const GROUPS: [&str; 13] = [
     "slo", "alert", "evidence",
 ];
 
+/// Groups that have arrived and no longer answer "not available yet".
+const AVAILABLE: [&str; 2] = ["audit", "pii"];
+
 fn biv(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_biv"))
         .args(args)
@@ -64,7 +67,7 @@ fn no_arguments_prints_help_to_stderr_and_exits_2() {
 
 #[test]
 fn every_group_is_not_available_yet_and_says_so() {
-    for group in GROUPS {
+    for group in GROUPS.into_iter().filter(|g| !AVAILABLE.contains(g)) {
         for extra in [&[][..], &["verify", "--full"][..], &["--unknown-flag"][..]] {
             let mut args = vec![group];
             args.extend_from_slice(extra);
@@ -91,7 +94,7 @@ fn every_group_is_not_available_yet_and_says_so() {
 
 #[test]
 fn group_help_still_works_and_says_the_group_is_not_available() {
-    for group in GROUPS {
+    for group in GROUPS.into_iter().filter(|g| !AVAILABLE.contains(g)) {
         for args in [
             vec![group, "--help"],
             vec![group, "-h"],

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use biv_core::EventId;
-use biv_integrity::store::{FileLog, FileLogOptions};
+use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
+use biv_integrity::tlog::Ed25519Signer;
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -19,9 +20,9 @@ fn main() {
     let seed: u64 = seed.parse().unwrap_or(0);
     let dir = std::path::PathBuf::from(dir);
     let options = FileLogOptions::default().with_segment_bytes(16 * 1024);
-    let log = match FileLog::open(&dir, options.clone()) {
+    let log = match FileLog::open(&dir, test_key(), options.clone()) {
         Ok(log) => log,
-        Err(_) => FileLog::create(&dir, options).unwrap_or_else(|e| {
+        Err(_) => FileLog::create(&dir, test_key(), options).unwrap_or_else(|e| {
             eprintln!("cannot create the log: {e}");
             std::process::exit(1);
         }),
@@ -66,4 +67,10 @@ fn main() {
     for t in threads {
         let _ = t.join();
     }
+}
+
+fn test_key() -> CheckpointKey {
+    CheckpointKey::ed25519(
+        Ed25519Signer::from_seed("biv.test/audit", &[7; 32]).expect("valid key name"),
+    )
 }

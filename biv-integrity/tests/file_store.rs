@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_trait::async_trait;
 use biv_core::{AuditAppendError, AuditEvent, AuditReceipt, AuditSink};
 use biv_integrity::audit::decode_entry;
-use biv_integrity::store::{FileLog, FileLogOptions, OpenError, ReadError};
+use biv_integrity::store::{
+    CheckpointKey, FileLog, FileLogOptions, OpenError, ProveError, ReadError,
+};
+use biv_integrity::tlog::{Ed25519Signer, Hash, verify_consistency, verify_inclusion};
 use biv_testkit::{audit_sink_conformance, sample_event};
 use sha2::{Digest, Sha256};
 
@@ -32,7 +35,9 @@ impl TempLog {
     fn new() -> TempLog {
         let dir = fresh_dir("conformance");
         TempLog {
-            log: Some(FileLog::create(&dir, FileLogOptions::default()).expect("create")),
+            log: Some(
+                FileLog::create(&dir, test_key(), FileLogOptions::default()).expect("create"),
+            ),
             dir,
         }
     }
@@ -91,7 +96,7 @@ fn fill(log: &FileLog, range: std::ops::Range<u64>) -> Vec<AuditEvent> {
 #[test]
 fn roots_match_a_naive_tree_at_every_size() {
     let dir = fresh_dir("roots");
-    let log = FileLog::create(&dir, small_segments()).unwrap();
+    let log = FileLog::create(&dir, test_key(), small_segments()).unwrap();
     assert_eq!(log.root(), naive_root(&[]));
     let mut leaves = Vec::new();
     for n in 0..40 {
@@ -100,17 +105,37 @@ fn roots_match_a_naive_tree_at_every_size() {
         assert_eq!(r.entry_digest(), &leaf(&entry));
         leaves.push(leaf(&entry));
         assert_eq!(log.root(), naive_root(&leaves), "size {}", n + 1);
-        for start in 0..=n {
-            // Every aligned range the proofs can ask for, and some that are not aligned.
-            let expect = naive_root(&leaves[start as usize..]);
+        let size = n + 1;
+        let root = Hash::from_bytes(log.root());
+        for old in 1..=size {
             assert_eq!(
-                log.range_hash(start, n + 1).unwrap(),
-                expect,
-                "range {start}..{}",
-                n + 1
+                log.root_at(old).unwrap().to_bytes(),
+                naive_root(&leaves[..old as usize]),
+                "root at {old}"
             );
+            let proof = log.consistency_proof(old, size).unwrap();
+            verify_consistency(old, size, &proof, &log.root_at(old).unwrap(), &root)
+                .unwrap_or_else(|e| panic!("consistency {old} -> {size}: {e}"));
+        }
+        for index in 0..size {
+            let proof = log.inclusion_proof(index, size).unwrap();
+            verify_inclusion(
+                index,
+                size,
+                &Hash::from_bytes(leaves[index as usize]),
+                &proof,
+                &root,
+            )
+            .unwrap_or_else(|e| panic!("inclusion {index} in {size}: {e}"));
         }
     }
+    assert!(matches!(
+        log.inclusion_proof(0, 41),
+        Err(ProveError::BeyondCommitted {
+            size: 41,
+            committed: 40
+        })
+    ));
     drop(log);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -118,13 +143,13 @@ fn roots_match_a_naive_tree_at_every_size() {
 #[test]
 fn reopening_gives_back_every_entry_across_segments() {
     let dir = fresh_dir("reopen");
-    let log = FileLog::create(&dir, small_segments()).unwrap();
+    let log = FileLog::create(&dir, test_key(), small_segments()).unwrap();
     let events = fill(&log, 0..60);
     let root = log.root();
     drop(log);
     let segments = std::fs::read_dir(dir.join("segments")).unwrap().count();
     assert!(segments > 3, "small segments roll: {segments}");
-    let log = FileLog::open(&dir, small_segments()).unwrap();
+    let log = FileLog::open(&dir, test_key(), small_segments()).unwrap();
     assert_eq!((log.size(), log.root()), (60, root));
     for (i, e) in events.iter().enumerate() {
         assert_eq!(&decode_entry(&log.entry(i as u64).unwrap()).unwrap(), e);
@@ -158,7 +183,7 @@ fn active_segment(dir: &Path) -> PathBuf {
 #[test]
 fn a_torn_tail_is_cut_off_and_nothing_else() {
     let dir = fresh_dir("torn");
-    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::create(&dir, test_key(), FileLogOptions::default()).unwrap();
     fill(&log, 0..10);
     let root = log.root();
     drop(log);
@@ -168,7 +193,7 @@ fn a_torn_tail_is_cut_off_and_nothing_else() {
     let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
     std::io::Write::write_all(&mut f, &[0, 0, 1, 244, 1, 2, 3, 4, b'{', b'"']).unwrap();
     drop(f);
-    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
     assert_eq!((log.size(), log.root()), (10, root));
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), committed);
     assert_eq!(log.append_blocking(&sample_event(10)).unwrap().index(), 10);
@@ -179,7 +204,7 @@ fn a_torn_tail_is_cut_off_and_nothing_else() {
 #[test]
 fn a_flipped_byte_in_committed_data_refuses_to_open() {
     let dir = fresh_dir("flip");
-    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::create(&dir, test_key(), FileLogOptions::default()).unwrap();
     fill(&log, 0..10);
     drop(log);
     let seg = active_segment(&dir);
@@ -187,7 +212,7 @@ fn a_flipped_byte_in_committed_data_refuses_to_open() {
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0x20;
     std::fs::write(&seg, &bytes).unwrap();
-    match FileLog::open(&dir, FileLogOptions::default()) {
+    match FileLog::open(&dir, test_key(), FileLogOptions::default()) {
         Err(OpenError::CorruptFrame {
             first: 0,
             index,
@@ -207,7 +232,7 @@ fn a_flipped_byte_in_committed_data_refuses_to_open() {
 #[test]
 fn deleted_and_replaced_segments_are_detected() {
     let dir = fresh_dir("segs");
-    let log = FileLog::create(&dir, small_segments()).unwrap();
+    let log = FileLog::create(&dir, test_key(), small_segments()).unwrap();
     fill(&log, 0..30);
     drop(log);
     let mut segs: Vec<_> = std::fs::read_dir(dir.join("segments"))
@@ -220,11 +245,11 @@ fn deleted_and_replaced_segments_are_detected() {
     std::fs::copy(&segs[0], &copy).unwrap();
     std::fs::rename(&copy, &segs[0]).unwrap();
     assert!(matches!(
-        FileLog::open(&dir, small_segments()),
+        FileLog::open(&dir, test_key(), small_segments()),
         Err(OpenError::SegmentReplaced { first: 0 })
     ));
     std::fs::remove_file(&segs[1]).unwrap();
-    match FileLog::open(&dir, small_segments()) {
+    match FileLog::open(&dir, test_key(), small_segments()) {
         Err(OpenError::SegmentReplaced { first: 0 } | OpenError::SegmentMissing { .. }) => {}
         other => panic!("expected a segment error, got {other:?}"),
     }
@@ -234,7 +259,7 @@ fn deleted_and_replaced_segments_are_detected() {
 #[test]
 fn a_segment_deleted_while_running_fails_closed() {
     let dir = fresh_dir("running");
-    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::create(&dir, test_key(), FileLogOptions::default()).unwrap();
     fill(&log, 0..3);
     std::fs::remove_file(active_segment(&dir)).unwrap();
     assert!(matches!(
@@ -254,7 +279,7 @@ fn a_segment_deleted_while_running_fails_closed() {
 #[test]
 fn a_changed_root_in_the_state_refuses_to_open() {
     let dir = fresh_dir("root");
-    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::create(&dir, test_key(), FileLogOptions::default()).unwrap();
     fill(&log, 0..5);
     drop(log);
     let state = std::fs::read_to_string(dir.join("state.json")).unwrap();
@@ -263,7 +288,7 @@ fn a_changed_root_in_the_state_refuses_to_open() {
     let forged = state.replace(root, &"0".repeat(64));
     std::fs::write(dir.join("state.json"), forged).unwrap();
     assert!(matches!(
-        FileLog::open(&dir, FileLogOptions::default()),
+        FileLog::open(&dir, test_key(), FileLogOptions::default()),
         Err(OpenError::RootMismatch { size: 5, .. })
     ));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -272,23 +297,23 @@ fn a_changed_root_in_the_state_refuses_to_open() {
 #[test]
 fn derived_files_are_rebuilt_and_a_second_writer_is_locked_out() {
     let dir = fresh_dir("rebuild");
-    let log = FileLog::create(&dir, small_segments()).unwrap();
+    let log = FileLog::create(&dir, test_key(), small_segments()).unwrap();
     fill(&log, 0..25);
     let root = log.root();
     assert!(matches!(
-        FileLog::open(&dir, small_segments()),
+        FileLog::open(&dir, test_key(), small_segments()),
         Err(OpenError::Locked(_))
     ));
     drop(log);
     std::fs::remove_dir_all(dir.join("tree")).unwrap();
     std::fs::create_dir(dir.join("tree")).unwrap();
     std::fs::remove_file(dir.join("index")).unwrap();
-    let log = FileLog::open(&dir, small_segments()).unwrap();
+    let log = FileLog::open(&dir, test_key(), small_segments()).unwrap();
     assert_eq!((log.size(), log.root()), (25, root));
     assert!(decode_entry(&log.entry(24).unwrap()).is_ok());
     drop(log);
     assert!(matches!(
-        FileLog::create(&dir, small_segments()),
+        FileLog::create(&dir, test_key(), small_segments()),
         Err(OpenError::AlreadyExists(_))
     ));
     std::fs::remove_dir_all(&dir).unwrap();
@@ -297,7 +322,7 @@ fn derived_files_are_rebuilt_and_a_second_writer_is_locked_out() {
 #[test]
 fn invalid_and_oversized_events_are_refused_before_writing() {
     let dir = fresh_dir("invalid");
-    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::create(&dir, test_key(), FileLogOptions::default()).unwrap();
     let mut huge = sample_event(1);
     huge.purpose_of_use = Some("x".repeat(70_000));
     assert!(matches!(
@@ -339,13 +364,13 @@ fn forge_entry(dir: &Path, log: &FileLog, index: u64) -> Vec<u8> {
 #[test]
 fn full_verification_finds_a_forged_entry_with_a_valid_checksum() {
     let dir = fresh_dir("forge");
-    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::create(&dir, test_key(), FileLogOptions::default()).unwrap();
     fill(&log, 0..12);
     assert_eq!(log.verify_full().unwrap(), 12);
     forge_entry(&dir, &log, 7);
     drop(log);
     // The frames are intact and the derived files untouched, so the log opens ...
-    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
     // ... but reading or verifying the entry exposes the forgery, naming it.
     assert!(matches!(log.entry(7), Err(ReadError::Corrupt { index: 7 })));
     match log.verify_full() {
@@ -359,7 +384,7 @@ fn full_verification_finds_a_forged_entry_with_a_valid_checksum() {
 #[test]
 fn full_verification_finds_a_forged_leaf_hash_through_the_root() {
     let dir = fresh_dir("forge-leaf");
-    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::create(&dir, test_key(), FileLogOptions::default()).unwrap();
     fill(&log, 0..12);
     let forged = forge_entry(&dir, &log, 2);
     drop(log);
@@ -368,11 +393,17 @@ fn full_verification_finds_a_forged_leaf_hash_through_the_root() {
     let mut leaves = std::fs::read(&level0).unwrap();
     leaves[64..96].copy_from_slice(&leaf(&forged));
     std::fs::write(&level0, &leaves).unwrap();
-    let log = FileLog::open(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
     match log.verify_full() {
         Err(biv_integrity::store::VerifyError::Root { size: 12, .. }) => {}
         other => panic!("expected a root mismatch, got {other:?}"),
     }
     drop(log);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn test_key() -> CheckpointKey {
+    CheckpointKey::ed25519(
+        Ed25519Signer::from_seed("biv.test/audit", &[7; 32]).expect("valid key name"),
+    )
 }

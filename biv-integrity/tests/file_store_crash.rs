@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use biv_integrity::store::{FileLog, FileLogOptions};
+use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
+use biv_integrity::tlog::Ed25519Signer;
 use sha2::{Digest, Sha256};
 
 /// `cargo test` builds the package's examples next to the test binaries' `deps/` directory.
@@ -85,6 +86,7 @@ fn sigkill_at_random_moments_loses_no_receipted_entry() {
         }
         let log = FileLog::open(
             &dir,
+            test_key(),
             FileLogOptions::default().with_segment_bytes(16 * 1024),
         )
         .unwrap_or_else(|e| panic!("round {round}: the log does not open after SIGKILL: {e}"));
@@ -111,4 +113,10 @@ fn sigkill_at_random_moments_loses_no_receipted_entry() {
         receipts.len()
     );
     std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+fn test_key() -> CheckpointKey {
+    CheckpointKey::ed25519(
+        Ed25519Signer::from_seed("biv.test/audit", &[7; 32]).expect("valid key name"),
+    )
 }

@@ -3,7 +3,8 @@
 use biv_core::{AuditEvent, Timestamp};
 use biv_integrity::audit::decode_entry;
 use biv_integrity::report::PatientReport;
-use biv_integrity::store::{FileLog, FileLogOptions};
+use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
+use biv_integrity::tlog::Ed25519Signer;
 
 fn example_events() -> Vec<AuditEvent> {
     include_str!("../../examples/audit-events.jsonl")
@@ -16,7 +17,7 @@ fn example_events() -> Vec<AuditEvent> {
 fn report_lists_one_patients_accesses_in_order_from_verified_entries() {
     let dir = std::env::temp_dir().join(format!("biv-report-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let log = FileLog::create(&dir, FileLogOptions::default()).unwrap();
+    let log = FileLog::create(&dir, test_key(), FileLogOptions::default()).unwrap();
     // Append in reverse to show the report sorts by time, not by log position.
     for e in example_events().iter().rev() {
         log.append_blocking(e).unwrap();
@@ -101,4 +102,10 @@ fn report_lists_one_patients_accesses_in_order_from_verified_entries() {
     );
     drop(log);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn test_key() -> CheckpointKey {
+    CheckpointKey::ed25519(
+        Ed25519Signer::from_seed("biv.test/audit", &[7; 32]).expect("valid key name"),
+    )
 }

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use biv_core::{AuditAppendError, AuditSink, EventId};
 use biv_integrity::audit::decode_entry;
-use biv_integrity::store::{PgLog, PgLogError, PgLogOptions};
+use biv_integrity::store::{CheckpointKey, PgLog, PgLogError, PgLogOptions};
+use biv_integrity::tlog::{Ed25519Signer, Hash, verify_consistency, verify_inclusion};
 use biv_testkit::{audit_sink_conformance, sample_event, servers};
 use sha2::{Digest, Sha256};
 use tokio_postgres::NoTls;
@@ -55,7 +56,7 @@ fn naive_root(leaves: &[[u8; 32]]) -> [u8; 32] {
 }
 
 audit_sink_conformance!(
-    PgLog::connect(&servers::postgres_url(), &unique_log_id("conformance"), PgLogOptions::default())
+    PgLog::connect(&servers::postgres_url(), &unique_log_id("conformance"), key(), PgLogOptions::default())
         .await
         .expect("connect"),
     #[ignore = "server: postgresql; run `cargo xtask test`"]
@@ -67,6 +68,7 @@ async fn roots_entries_and_ranges_match_a_naive_tree() {
     let log = PgLog::connect(
         &servers::postgres_url(),
         &unique_log_id("roots"),
+        key(),
         PgLogOptions::default(),
     )
     .await
@@ -82,13 +84,32 @@ async fn roots_entries_and_ranges_match_a_naive_tree() {
         let (size, root) = log.size_and_root().await.unwrap();
         assert_eq!((size, root), (n + 1, naive_root(&leaves)));
     }
-    for start in [0u64, 1, 8, 16, 31] {
+    let root = Hash::from_bytes(naive_root(&leaves));
+    for old in [1u64, 2, 7, 8, 16, 31, 33] {
+        let old_root = log.root_at(old).await.unwrap();
         assert_eq!(
-            log.range_hash(start, 33).await.unwrap(),
-            naive_root(&leaves[start as usize..]),
-            "{start}..33"
+            old_root.to_bytes(),
+            naive_root(&leaves[..old as usize]),
+            "root at {old}"
         );
+        let proof = log.consistency_proof(old, 33).await.unwrap();
+        verify_consistency(old, 33, &proof, &old_root, &root).unwrap();
     }
+    for index in [0u64, 5, 16, 31, 32] {
+        let proof = log.inclusion_proof(index, 33).await.unwrap();
+        verify_inclusion(
+            index,
+            33,
+            &Hash::from_bytes(leaves[index as usize]),
+            &proof,
+            &root,
+        )
+        .unwrap();
+    }
+    assert!(matches!(
+        log.inclusion_proof(0, 34).await,
+        Err(PgLogError::OutOfRange { .. })
+    ));
     assert_eq!(log.verify_full().await.unwrap(), 33);
     assert!(matches!(
         log.entry(33).await,
@@ -104,14 +125,24 @@ async fn roots_entries_and_ranges_match_a_naive_tree() {
 async fn two_writers_on_one_log_keep_it_dense_and_consistent() {
     let id = unique_log_id("replicas");
     let a = Arc::new(
-        PgLog::connect(&servers::postgres_url(), &id, PgLogOptions::default())
-            .await
-            .unwrap(),
+        PgLog::connect(
+            &servers::postgres_url(),
+            &id,
+            key(),
+            PgLogOptions::default(),
+        )
+        .await
+        .unwrap(),
     );
     let b = Arc::new(
-        PgLog::connect(&servers::postgres_url(), &id, PgLogOptions::default())
-            .await
-            .unwrap(),
+        PgLog::connect(
+            &servers::postgres_url(),
+            &id,
+            key(),
+            PgLogOptions::default(),
+        )
+        .await
+        .unwrap(),
     );
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..8u64 {
@@ -146,9 +177,14 @@ async fn two_writers_on_one_log_keep_it_dense_and_consistent() {
 #[ignore = "server: postgresql; run `cargo xtask test`"]
 async fn the_tables_are_append_only_even_for_their_owner() {
     let id = unique_log_id("append-only");
-    let log = PgLog::connect(&servers::postgres_url(), &id, PgLogOptions::default())
-        .await
-        .unwrap();
+    let log = PgLog::connect(
+        &servers::postgres_url(),
+        &id,
+        key(),
+        PgLogOptions::default(),
+    )
+    .await
+    .unwrap();
     for n in 0..3 {
         log.append(&event(n, 3)).await.unwrap();
     }
@@ -191,13 +227,14 @@ async fn a_writer_role_may_insert_and_select_only() {
     let _owner = PgLog::connect(
         &servers::postgres_url(),
         &id,
+        key(),
         PgLogOptions::default().with_writer_role(&role),
     )
     .await
     .unwrap();
     let url =
         servers::postgres_url().replacen("postgresql://biv@", &format!("postgresql://{role}@"), 1);
-    let writer = PgLog::connect(&url, &id, PgLogOptions::default())
+    let writer = PgLog::connect(&url, &id, key(), PgLogOptions::default())
         .await
         .unwrap();
     assert_eq!(writer.append(&event(1, 4)).await.unwrap().index(), 0);
@@ -216,9 +253,14 @@ async fn a_writer_role_may_insert_and_select_only() {
 #[ignore = "server: postgresql; run `cargo xtask test`"]
 async fn a_superuser_edit_behind_the_triggers_is_found_by_verification() {
     let id = unique_log_id("tamper");
-    let log = PgLog::connect(&servers::postgres_url(), &id, PgLogOptions::default())
-        .await
-        .unwrap();
+    let log = PgLog::connect(
+        &servers::postgres_url(),
+        &id,
+        key(),
+        PgLogOptions::default(),
+    )
+    .await
+    .unwrap();
     for n in 0..10 {
         log.append(&event(n, 5)).await.unwrap();
     }
@@ -250,4 +292,61 @@ async fn a_superuser_edit_behind_the_triggers_is_found_by_verification() {
         log.entry(6).await,
         Err(PgLogError::Corrupt { index: 6, .. })
     ));
+}
+
+fn key() -> CheckpointKey {
+    CheckpointKey::ed25519(Ed25519Signer::from_seed("biv.test/pg", &[3; 32]).expect("key"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn checkpoints_are_signed_and_a_rewound_log_is_refused() {
+    let id = unique_log_id("checkpoints");
+    let options =
+        || PgLogOptions::default().with_checkpoints(std::time::Duration::from_secs(3600), 10);
+    let log = PgLog::connect(&servers::postgres_url(), &id, key(), options())
+        .await
+        .unwrap();
+    for n in 0..25 {
+        log.append(&event(n, 6)).await.unwrap();
+    }
+    log.close().await; // the writer signs the final state as it stops
+    let log = PgLog::connect(&servers::postgres_url(), &id, key(), options())
+        .await
+        .unwrap();
+    let cp = log
+        .latest_checkpoint()
+        .await
+        .unwrap()
+        .expect("a checkpoint");
+    assert_eq!(cp.checkpoint().size(), 25);
+    assert_eq!(log.root_at(25).await.unwrap(), *cp.checkpoint().root());
+    log.close().await;
+
+    // An insider rewinds the log to 20 entries behind the triggers' back.
+    let admin = admin().await;
+    admin
+        .batch_execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "DELETE FROM biv_audit_entries WHERE log_id = $1 AND idx >= 20",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "UPDATE biv_audit_state SET size = 20 WHERE log_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    match PgLog::connect(&servers::postgres_url(), &id, key(), options()).await {
+        Err(PgLogError::Checkpoint(why)) => {
+            assert!(why.contains("truncated or rolled back"), "{why}")
+        }
+        other => panic!("expected the rewound log to be refused, got {other:?}"),
+    }
 }

@@ -1,9 +1,12 @@
 //! Audit stores: where the Merkle log's entries and tree live.
 
-mod border;
+mod checkpoint_key;
 mod file;
-mod hashing;
 mod postgres;
 
-pub use file::{FileLog, FileLogOptions, OpenError, ReadError, VerifyError};
+pub use checkpoint_key::{CheckpointAnchor, CheckpointKey, CheckpointSignError, DirectoryAnchor};
+pub use file::{
+    DirVerifyError, FileLog, FileLogOptions, FileLogReader, OpenError, ProveError, ReadError,
+    VerifyError, VerifyReport, verify_dir,
+};
 pub use postgres::{PgLog, PgLogError, PgLogOptions};

@@ -11,8 +11,9 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
-use crate::store::border::Border;
-use crate::store::hashing::node_hash;
+use std::sync::Mutex;
+
+use crate::tlog::{CompactRange, Hash, NodeId, NodeSource, NodeSourceError};
 
 /// Number of levels kept: enough for 2^63 leaves.
 const MAX_LEVELS: usize = 64;
@@ -21,53 +22,52 @@ fn level_path(dir: &Path, level: usize) -> PathBuf {
     dir.join(format!("level-{level:02}"))
 }
 
-/// Read access to the level files for a given committed tree size.
+/// Read access to the level files, for proofs and roots of any committed size.
 #[derive(Debug)]
 pub(crate) struct LevelReader {
     dir: PathBuf,
-    files: Vec<File>,
+    files: Mutex<Vec<File>>,
 }
 
 impl LevelReader {
-    pub(crate) fn open(dir: &Path) -> io::Result<LevelReader> {
-        let mut files = Vec::new();
-        for level in 0..MAX_LEVELS {
-            match File::open(level_path(dir, level)) {
-                Ok(f) => files.push(f),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(LevelReader {
+    pub(crate) fn new(dir: &Path) -> LevelReader {
+        LevelReader {
             dir: dir.to_path_buf(),
-            files,
-        })
+            files: Mutex::new(Vec::new()),
+        }
     }
 
     /// The hash of the perfect subtree at `level`, position `index`.
-    pub(crate) fn node(&mut self, level: usize, index: u64) -> io::Result<[u8; 32]> {
-        while self.files.len() <= level {
-            // A level created after this reader was opened.
-            let f = File::open(level_path(&self.dir, self.files.len()))?;
-            self.files.push(f);
+    pub(crate) fn node(&self, level: usize, index: u64) -> io::Result<[u8; 32]> {
+        let mut files = self
+            .files
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while files.len() <= level {
+            let f = File::open(level_path(&self.dir, files.len()))?;
+            files.push(f);
         }
         let mut buf = [0u8; 32];
-        self.files[level].read_exact_at(&mut buf, index * 32)?;
+        files[level].read_exact_at(&mut buf, index * 32)?;
         Ok(buf)
     }
+}
 
-    /// MTH of leaves `[start, end)`, reading only complete-subtree records (RFC 6962 split).
-    pub(crate) fn range_hash(&mut self, start: u64, end: u64) -> io::Result<[u8; 32]> {
-        let n = end - start;
-        if n.is_power_of_two() && start.is_multiple_of(n) {
-            return self.node(n.trailing_zeros() as usize, start / n);
+impl NodeSource for LevelReader {
+    fn node_hash(&self, node: NodeId) -> Result<Hash, NodeSourceError> {
+        match self.node(usize::from(node.level), node.index) {
+            Ok(h) => Ok(Hash::from_bytes(h)),
+            Err(e)
+                if e.kind() == io::ErrorKind::UnexpectedEof
+                    || e.kind() == io::ErrorKind::NotFound =>
+            {
+                Err(NodeSourceError::Missing { node })
+            }
+            Err(e) => Err(NodeSourceError::Backend {
+                node,
+                source: Box::new(e),
+            }),
         }
-        // k = largest power of two smaller than n; the left part [start, start+k) is aligned
-        // whenever start is aligned to k, which holds for every range a proof asks for.
-        let k = 1u64 << (63 - (n - 1).leading_zeros());
-        let left = self.range_hash(start, start + k)?;
-        let right = self.range_hash(start + k, end)?;
-        Ok(node_hash(&left, &right))
     }
 }
 
@@ -80,7 +80,7 @@ pub(crate) struct LevelWriter {
     /// Bytes durable in each level file.
     written: Vec<u64>,
     /// The compact range of the tree written so far.
-    border: Border,
+    border: CompactRange,
 }
 
 impl LevelWriter {
@@ -114,14 +114,15 @@ impl LevelWriter {
             if count % 2 == 1 {
                 let mut buf = [0u8; 32];
                 f.read_exact_at(&mut buf, (count - 1) * 32)?;
-                border_hashes.push(buf);
+                border_hashes.push(Hash::from_bytes(buf));
             }
             files.push(f);
             written.push(want);
             level += 1;
         }
-        let border = Border::from_hashes(size, &border_hashes)
-            .ok_or_else(|| io::Error::other("tree levels do not match the size"))?;
+        // Collected from level 0 upwards; a compact range lists the largest subtree first.
+        border_hashes.reverse();
+        let border = CompactRange::from_parts(size, border_hashes).map_err(io::Error::other)?;
         Ok(Some(LevelWriter {
             dir: dir.to_path_buf(),
             pending: vec![Vec::new(); files.len()],
@@ -147,7 +148,10 @@ impl LevelWriter {
     pub(crate) fn append_leaf(&mut self, leaf: [u8; 32]) -> io::Result<()> {
         let mut completed = Vec::new();
         self.border
-            .append(leaf, |level, _, hash| completed.push((level, hash)));
+            .push_with(Hash::from_bytes(leaf), |node, hash| {
+                completed.push((usize::from(node.level), hash.to_bytes()));
+            })
+            .map_err(io::Error::other)?;
         for (level, hash) in completed {
             while self.files.len() <= level {
                 let f = OpenOptions::new()
@@ -191,7 +195,7 @@ impl LevelWriter {
 
     /// The root of the tree as appended so far (pending records included).
     pub(crate) fn root(&self) -> [u8; 32] {
-        self.border.root()
+        self.border.root().to_bytes()
     }
 
     /// Leaves appended so far.

@@ -20,10 +20,12 @@
 //! append until it is reopened (and recovered).
 
 mod atomic;
+mod checkpoints;
 mod frame;
 mod index;
 mod levels;
 mod lock;
+mod reader;
 mod recovery;
 mod segments;
 mod state;
@@ -42,9 +44,15 @@ use async_trait::async_trait;
 use biv_core::{AuditAppendError, AuditEvent, AuditReceipt, AuditSink};
 
 use crate::audit::encode_entry;
+use crate::tlog::{Hash, ProofError, consistency_proof, inclusion_proof, tree_root};
+pub use reader::FileLogReader;
 pub use recovery::OpenError;
-pub use verify::VerifyError;
-use writer::{Committed, Reply, Request};
+pub use verify::{DirVerifyError, VerifyError, VerifyReport, verify_dir};
+use writer::{CheckpointPolicy, Committed, Message, Reply, Request};
+
+use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey};
+use crate::tlog::SignedCheckpoint;
+pub(crate) use atomic::write_atomically;
 
 /// Settings of a [`FileLog`].
 #[derive(Debug, Clone)]
@@ -58,6 +66,12 @@ pub struct FileLogOptions {
     pub max_batch: usize,
     /// Appends that may wait for the writer; more fail at once. Default 65,536.
     pub queue_capacity: usize,
+    /// Sign a checkpoint after a commit once this much time passed since the last. Default 1 s.
+    pub checkpoint_interval: Duration,
+    /// … or once this many entries were added since the last. Default 1,000.
+    pub checkpoint_every: u64,
+    /// Where checkpoints are also published, and checked against on open.
+    pub anchor: Option<Arc<dyn CheckpointAnchor>>,
 }
 
 impl FileLogOptions {
@@ -82,6 +96,21 @@ impl FileLogOptions {
         self
     }
 
+    /// Sets when checkpoints are signed: after `interval`, or after `every` new entries.
+    #[must_use]
+    pub fn with_checkpoints(mut self, interval: Duration, every: u64) -> Self {
+        self.checkpoint_interval = interval;
+        self.checkpoint_every = every.max(1);
+        self
+    }
+
+    /// Publishes every checkpoint to `anchor`, and checks the log against it on open.
+    #[must_use]
+    pub fn with_anchor(mut self, anchor: Arc<dyn CheckpointAnchor>) -> Self {
+        self.anchor = Some(anchor);
+        self
+    }
+
     /// Sets how many appends may wait for the writer.
     #[must_use]
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
@@ -97,6 +126,9 @@ impl Default for FileLogOptions {
             segment_bytes: 64 << 20,
             max_batch: 4096,
             queue_capacity: 65_536,
+            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_every: 1000,
+            anchor: None,
         }
     }
 }
@@ -134,18 +166,23 @@ pub enum ReadError {
 ///
 /// ```
 /// use biv_core::AuditSink;
-/// use biv_integrity::store::{FileLog, FileLogOptions};
+/// use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
+/// use biv_integrity::tlog::Ed25519Signer;
 ///
 /// # let dir = std::env::temp_dir().join(format!("biv-doc-filelog-{}", std::process::id()));
 /// # let _ = std::fs::remove_dir_all(&dir);
-/// let log = FileLog::create(&dir, FileLogOptions::default())?;
+/// // The log's checkpoint key; in production from a key file or an HSM, never a fixed seed.
+/// let key = CheckpointKey::ed25519(Ed25519Signer::from_seed("biv.example/ehr/audit", &[1; 32])?);
+/// let log = FileLog::create(&dir, key.clone(), FileLogOptions::default())?;
 /// let receipt = log.append_blocking(&biv_testkit::sample_event(1))?;
 /// assert_eq!((receipt.index(), log.size()), (0, 1));
 /// let entry = log.entry(0)?;
 /// assert!(entry.starts_with(b"biv-audit/v1\n"));
 /// drop(log);
-/// let reopened = FileLog::open(&dir, FileLogOptions::default())?;
+/// let reopened = FileLog::open(&dir, key, FileLogOptions::default())?;
 /// assert_eq!(reopened.size(), 1);
+/// // Closing signed a checkpoint covering the entry.
+/// assert_eq!(reopened.latest_checkpoint().map(|c| c.checkpoint().size()), Some(1));
 /// # drop(reopened); std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -153,10 +190,11 @@ pub enum ReadError {
 pub struct FileLog {
     dir: PathBuf,
     options: FileLogOptions,
-    tx: Option<mpsc::SyncSender<Request>>,
+    tx: Option<mpsc::SyncSender<Message>>,
     writer: Option<JoinHandle<()>>,
     committed: Arc<RwLock<Committed>>,
     readers: Mutex<Readers>,
+    levels: levels::LevelReader,
     _lock: lock::DirLock,
 }
 
@@ -164,8 +202,24 @@ pub struct FileLog {
 #[derive(Debug, Default)]
 struct Readers {
     index: Option<File>,
-    levels: Option<levels::LevelReader>,
     segments: HashMap<u32, File>,
+}
+
+/// Why a proof or a past root could not be produced.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProveError {
+    /// The size asked for is past the committed size.
+    #[error("tree size {size} is past the committed size {committed}")]
+    BeyondCommitted {
+        /// The size asked for.
+        size: u64,
+        /// The committed size.
+        committed: u64,
+    },
+    /// The proof could not be generated (bad arguments, or a tree node could not be read).
+    #[error(transparent)]
+    Proof(#[from] ProofError),
 }
 
 impl std::fmt::Debug for Request {
@@ -181,9 +235,17 @@ impl FileLog {
     ///
     /// # Errors
     /// [`OpenError`] if the directory holds a log or cannot be written.
-    pub fn create(dir: &Path, options: FileLogOptions) -> Result<FileLog, OpenError> {
-        let opened = recovery::create(dir)?;
-        Ok(Self::start(dir, options, opened))
+    pub fn create(
+        dir: &Path,
+        key: CheckpointKey,
+        options: FileLogOptions,
+    ) -> Result<FileLog, OpenError> {
+        let opened = recovery::create(dir, &key)?;
+        if let (Some(anchor), Some(cp)) = (&options.anchor, &opened.last_checkpoint) {
+            // Best effort, like every publication; counted when the writer publishes later ones.
+            let _ = anchor.publish(cp);
+        }
+        Ok(Self::start(dir, key, options, opened))
     }
 
     /// Opens an existing log, recovering from a crash: a torn tail after the last commit is cut
@@ -192,12 +254,40 @@ impl FileLog {
     ///
     /// # Errors
     /// [`OpenError`] naming the problem.
-    pub fn open(dir: &Path, options: FileLogOptions) -> Result<FileLog, OpenError> {
-        let opened = recovery::open(dir)?;
-        Ok(Self::start(dir, options, opened))
+    pub fn open(
+        dir: &Path,
+        key: CheckpointKey,
+        options: FileLogOptions,
+    ) -> Result<FileLog, OpenError> {
+        let opened = recovery::open(dir, &key, options.anchor.as_deref(), false)?;
+        Ok(Self::start(dir, key, options, opened))
     }
 
-    fn start(dir: &Path, options: FileLogOptions, opened: recovery::Opened) -> FileLog {
+    /// Opens a log whose segment files were restored from a backup or moved to other storage
+    /// (so their file identities changed, which [`FileLog::open`] refuses as replaced segments).
+    /// It records the new identities, then verifies the whole log — every frame, every entry
+    /// against its leaf hash, the root, the signed checkpoint and the anchor — before returning
+    /// it. Use it as a deliberate, recorded operator action.
+    ///
+    /// # Errors
+    /// [`OpenError`], including [`OpenError::Verify`] when the full verification fails.
+    pub fn open_relocated(
+        dir: &Path,
+        key: CheckpointKey,
+        options: FileLogOptions,
+    ) -> Result<FileLog, OpenError> {
+        let opened = recovery::open(dir, &key, options.anchor.as_deref(), true)?;
+        let log = Self::start(dir, key, options, opened);
+        log.verify_full()?;
+        Ok(log)
+    }
+
+    fn start(
+        dir: &Path,
+        key: CheckpointKey,
+        options: FileLogOptions,
+        opened: recovery::Opened,
+    ) -> FileLog {
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity);
         let committed = Arc::new(RwLock::new(opened.committed));
         let writer = writer::Writer {
@@ -213,6 +303,15 @@ impl FileLog {
             poisoned: None,
             derived: opened.derived,
             derived_synced_at: std::time::Instant::now(),
+            policy: CheckpointPolicy {
+                key,
+                interval: options.checkpoint_interval,
+                every: options.checkpoint_every.max(1),
+                anchor: options.anchor.clone(),
+            },
+            history: opened.history,
+            last_checkpoint: opened.last_checkpoint,
+            last_checkpoint_at: std::time::Instant::now(),
         };
         let handle = std::thread::Builder::new()
             .name("biv-audit-writer".into())
@@ -225,6 +324,7 @@ impl FileLog {
             writer: handle,
             committed,
             readers: Mutex::new(Readers::default()),
+            levels: levels::LevelReader::new(&dir.join("tree")),
             _lock: opened.lock,
         }
     }
@@ -262,12 +362,12 @@ impl FileLog {
         })?;
         let request = Request {
             event_id: *event.id.as_bytes(),
-            leaf_hash: crate::store::hashing::leaf_hash(&entry),
+            leaf_hash: crate::tlog::leaf_hash(&entry).to_bytes(),
             entry,
             reply,
         };
         let tx = self.tx.as_ref().ok_or(AuditAppendError::Closed)?;
-        match tx.try_send(request) {
+        match tx.try_send(Message::Append(request)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_)) => Err(AuditAppendError::Timeout {
                 waited: Duration::ZERO,
@@ -328,14 +428,9 @@ impl FileLog {
             }
         };
         let entry = segments::read_at(file, location.offset, location.len).map_err(io)?;
-        if readers.levels.is_none() {
-            readers.levels = Some(levels::LevelReader::open(&self.dir.join("tree")).map_err(io)?);
-        }
-        let stored_leaf = match &mut readers.levels {
-            Some(l) => l.node(0, index).map_err(io)?,
-            None => return Err(io(std::io::Error::other("tree not open"))),
-        };
-        if crate::store::hashing::leaf_hash(&entry) != stored_leaf {
+        drop(readers);
+        let stored_leaf = self.levels.node(0, index).map_err(io)?;
+        if crate::tlog::leaf_hash(&entry).to_bytes() != stored_leaf {
             return Err(ReadError::Corrupt { index });
         }
         Ok(entry)
@@ -353,33 +448,90 @@ impl FileLog {
         Ok(committed.size)
     }
 
-    /// MTH of leaves `[start, end)` of the committed tree (for proofs).
+    /// The newest signed checkpoint. It may trail the committed size by up to the checkpoint
+    /// interval; [`FileLog::checkpoint_now`] signs one for the current state.
+    pub fn latest_checkpoint(&self) -> Option<SignedCheckpoint> {
+        self.committed().checkpoint
+    }
+
+    /// Signs (if the log grew since the last one), records and publishes a checkpoint of the
+    /// committed state now, and returns it.
     ///
     /// # Errors
-    /// [`ReadError`] if the range is past the committed size or a file cannot be read.
-    pub fn range_hash(&self, start: u64, end: u64) -> Result<[u8; 32], ReadError> {
-        let size = self.size();
-        if start >= end || end > size {
-            return Err(ReadError::OutOfRange {
-                index: end.saturating_sub(1),
-                size,
-            });
+    /// [`AuditAppendError::Closed`] after shutdown, or [`AuditAppendError::Backend`] when signing
+    /// or recording failed.
+    pub fn checkpoint_now(&self) -> Result<SignedCheckpoint, AuditAppendError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        let sender = self.tx.as_ref().ok_or(AuditAppendError::Closed)?;
+        sender
+            .send(Message::Checkpoint(tx))
+            .map_err(|_| AuditAppendError::Closed)?;
+        match rx.recv_timeout(self.options.append_timeout) {
+            Ok(Ok(cp)) => Ok(cp),
+            Ok(Err(why)) => Err(AuditAppendError::Backend(biv_core::BackendError::msg(why))),
+            Err(mpsc::RecvTimeoutError::Timeout) => Err(AuditAppendError::Timeout {
+                waited: self.options.append_timeout,
+            }),
+            Err(mpsc::RecvTimeoutError::Disconnected) => Err(AuditAppendError::Closed),
         }
-        let mut readers = self
-            .readers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let io = |source| ReadError::Io {
-            index: start,
-            source,
-        };
-        if readers.levels.is_none() {
-            readers.levels = Some(levels::LevelReader::open(&self.dir.join("tree")).map_err(io)?);
+    }
+
+    /// Every checkpoint the log has signed, oldest first, as signed notes.
+    ///
+    /// # Errors
+    /// An I/O error reading the history.
+    pub fn checkpoint_history(&self) -> std::io::Result<Vec<Vec<u8>>> {
+        checkpoints::all(&self.dir)
+    }
+
+    /// Every committed entry, in order, read straight from the segments without the writer's
+    /// lock (for reports on a live log), each checked against its frame checksum.
+    ///
+    /// # Errors
+    /// [`VerifyError`] naming the first unreadable entry.
+    pub fn read_entries(dir: &Path, mut each: impl FnMut(u64, &[u8])) -> Result<u64, VerifyError> {
+        verify::read_entries(dir, &mut each)
+    }
+
+    /// How many checkpoints the anchor failed to take since the log was opened.
+    pub fn anchor_failures(&self) -> u64 {
+        self.committed().anchor_failures
+    }
+
+    fn check_size(&self, size: u64) -> Result<(), ProveError> {
+        let committed = self.size();
+        if size > committed {
+            return Err(ProveError::BeyondCommitted { size, committed });
         }
-        match &mut readers.levels {
-            Some(l) => l.range_hash(start, end).map_err(io),
-            None => Err(io(std::io::Error::other("tree not open"))),
-        }
+        Ok(())
+    }
+
+    /// The root of the tree at `size` (at most the committed size), e.g. to check that an older
+    /// checkpoint is a prefix of this log.
+    ///
+    /// # Errors
+    /// [`ProveError`].
+    pub fn root_at(&self, size: u64) -> Result<Hash, ProveError> {
+        self.check_size(size)?;
+        Ok(tree_root(&self.levels, size)?)
+    }
+
+    /// The RFC 6962 inclusion proof of entry `index` in the tree of `size` entries.
+    ///
+    /// # Errors
+    /// [`ProveError`].
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProveError> {
+        self.check_size(size)?;
+        Ok(inclusion_proof(&self.levels, index, size)?)
+    }
+
+    /// The RFC 6962 consistency proof from the tree of `old` entries to the tree of `new`.
+    ///
+    /// # Errors
+    /// [`ProveError`].
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProveError> {
+        self.check_size(new)?;
+        Ok(consistency_proof(&self.levels, old, new)?)
     }
 }
 

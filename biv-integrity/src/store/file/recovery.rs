@@ -6,15 +6,18 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::atomic::sync_dir;
+use super::checkpoints::History;
 use super::frame;
 use super::index::{Index, Location};
-use super::levels::LevelWriter;
+use super::levels::{LevelReader, LevelWriter};
 use super::lock::{DirLock, LockError};
 use super::segments::{self, ActiveSegment, SEGMENTS_DIR, segment_path};
 use super::state::{SegmentInfo, TreeState, hex};
 use super::writer::Committed;
 use crate::audit::{MAX_ENTRY_BYTES, decode_entry};
-use crate::store::hashing::{empty_root, leaf_hash};
+use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey};
+use crate::tlog::{Hash, SignedCheckpoint, tree_root};
+use crate::tlog::{empty_root, leaf_hash};
 
 const TREE_DIR: &str = "tree";
 
@@ -86,6 +89,40 @@ pub enum OpenError {
         /// The recomputed root (hex).
         computed: String,
     },
+    /// The newest checkpoint in the log's history does not open with the log's key.
+    #[error("the newest signed checkpoint does not verify: {0}")]
+    CheckpointInvalid(String),
+    /// A log with entries has no signed checkpoint.
+    #[error("the log has {size} entries but no signed checkpoint")]
+    CheckpointMissing {
+        /// The committed size.
+        size: u64,
+    },
+    /// A signed checkpoint (the log's own, or the anchor's when `anchored`) covers more entries
+    /// than the log holds: the log was truncated or rolled back.
+    #[error("a signed checkpoint{} covers {checkpoint_size} entries but the log holds {size}: truncated or rolled back", if *anchored { " held by the anchor" } else { "" })]
+    CheckpointAhead {
+        /// The checkpoint's size.
+        checkpoint_size: u64,
+        /// The log's size.
+        size: u64,
+        /// Whether the checkpoint came from the anchor.
+        anchored: bool,
+    },
+    /// The tree at a signed checkpoint's size has another root: the log was rewritten.
+    #[error("the tree at size {checkpoint_size} does not match the signed checkpoint{}", if *anchored { " held by the anchor" } else { "" })]
+    CheckpointMismatch {
+        /// The checkpoint's size.
+        checkpoint_size: u64,
+        /// Whether the checkpoint came from the anchor.
+        anchored: bool,
+    },
+    /// The anchor could not be read.
+    #[error("the checkpoint anchor could not be read: {0}")]
+    Anchor(String),
+    /// A relocated log failed the full verification it must pass before it is used.
+    #[error("the relocated log does not verify: {0}")]
+    Verify(#[from] super::verify::VerifyError),
     /// A file could not be read or written.
     #[error("{what}: {source}")]
     Io {
@@ -110,6 +147,8 @@ pub(crate) struct Opened {
     pub(crate) sealed: Vec<SegmentInfo>,
     pub(crate) index: Index,
     pub(crate) levels: LevelWriter,
+    pub(crate) history: History,
+    pub(crate) last_checkpoint: Option<SignedCheckpoint>,
     pub(crate) ids: HashSet<[u8; 16]>,
     /// Entries whose derived records are durable.
     pub(crate) derived: u64,
@@ -125,7 +164,7 @@ fn lock(dir: &Path) -> Result<DirLock, OpenError> {
     })
 }
 
-pub(crate) fn create(dir: &Path) -> Result<Opened, OpenError> {
+pub(crate) fn create(dir: &Path, key: &CheckpointKey) -> Result<Opened, OpenError> {
     std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
     let lock = lock(dir)?;
     if TreeState::load(dir)
@@ -145,12 +184,20 @@ pub(crate) fn create(dir: &Path) -> Result<Opened, OpenError> {
             what: "creating the tree".into(),
             source: io::Error::other("fresh tree not empty"),
         })?;
-    let root = empty_root();
+    let root = empty_root().to_bytes();
     let state = TreeState {
         segments: vec![segment.info.clone()],
         ..TreeState::empty(&root)
     };
     state.store(dir).map_err(io_err("writing state.json"))?;
+    let (mut history, _) = History::open(dir).map_err(io_err("creating the checkpoint history"))?;
+    // The empty tree's checkpoint, so a new log has a signed head from the start.
+    let first = key
+        .sign(0, Hash::from_bytes(root))
+        .map_err(|e| OpenError::CheckpointInvalid(e.to_string()))?;
+    history
+        .append(&first.to_bytes())
+        .map_err(io_err("recording the first checkpoint"))?;
     sync_dir(dir).map_err(io_err("syncing the log directory"))?;
     Ok(Opened {
         lock,
@@ -159,21 +206,30 @@ pub(crate) fn create(dir: &Path) -> Result<Opened, OpenError> {
             size: 0,
             root,
             state,
+            checkpoint: Some(first.clone()),
+            anchor_failures: 0,
         },
         segment,
         sealed: Vec::new(),
         index,
         levels,
+        history,
+        last_checkpoint: Some(first),
         ids: HashSet::new(),
     })
 }
 
-pub(crate) fn open(dir: &Path) -> Result<Opened, OpenError> {
+pub(crate) fn open(
+    dir: &Path,
+    key: &CheckpointKey,
+    anchor: Option<&dyn CheckpointAnchor>,
+    rebind: bool,
+) -> Result<Opened, OpenError> {
     if !dir.is_dir() {
         return Err(OpenError::NotALog(dir.display().to_string()));
     }
     let lock = lock(dir)?;
-    let state = TreeState::load(dir)
+    let mut state = TreeState::load(dir)
         .map_err(io_err("reading state.json"))?
         .ok_or_else(|| OpenError::NotALog(dir.display().to_string()))?;
     let Some(active_info) = state.segments.last().cloned() else {
@@ -182,6 +238,9 @@ pub(crate) fn open(dir: &Path) -> Result<Opened, OpenError> {
             source: io::Error::other("no segments listed"),
         });
     };
+    if rebind {
+        rebind_segments(dir, &mut state)?;
+    }
     check_segments(dir, &state)?;
     recover_active(dir, &active_info)?;
 
@@ -216,6 +275,29 @@ pub(crate) fn open(dir: &Path) -> Result<Opened, OpenError> {
             computed: hex(&root),
         });
     }
+    let (history, latest) = History::open(dir).map_err(io_err("reading the checkpoint history"))?;
+    let tree = LevelReader::new(&tree_dir);
+    let last_checkpoint = match latest {
+        Some(bytes) => {
+            let cp = key
+                .open(&bytes)
+                .map_err(|e| OpenError::CheckpointInvalid(e.to_string()))?;
+            check_checkpoint(&tree, &cp, state.size, false)?;
+            Some(cp)
+        }
+        None if state.size > 0 => return Err(OpenError::CheckpointMissing { size: state.size }),
+        None => None,
+    };
+    if let Some(anchor) = anchor
+        && let Some(bytes) = anchor
+            .latest()
+            .map_err(|e| OpenError::Anchor(e.to_string()))?
+    {
+        let cp = key
+            .open(&bytes)
+            .map_err(|e| OpenError::Anchor(format!("its checkpoint does not verify: {e}")))?;
+        check_checkpoint(&tree, &cp, state.size, true)?;
+    }
     let ids: HashSet<[u8; 16]> = index
         .event_ids()
         .map_err(io_err("reading the index"))?
@@ -232,17 +314,66 @@ pub(crate) fn open(dir: &Path) -> Result<Opened, OpenError> {
             size: state.size,
             root,
             state,
+            checkpoint: last_checkpoint.clone(),
+            anchor_failures: 0,
         },
         segment,
         sealed,
         index,
         levels,
+        history,
+        last_checkpoint,
         ids,
     })
 }
 
+/// A signed checkpoint must not be ahead of the log, and the tree at its size must have its root.
+fn check_checkpoint(
+    tree: &LevelReader,
+    cp: &SignedCheckpoint,
+    size: u64,
+    anchored: bool,
+) -> Result<(), OpenError> {
+    let checkpoint_size = cp.checkpoint().size();
+    if checkpoint_size > size {
+        return Err(OpenError::CheckpointAhead {
+            checkpoint_size,
+            size,
+            anchored,
+        });
+    }
+    let root = tree_root(tree, checkpoint_size).map_err(|e| OpenError::Io {
+        what: "computing a past root".into(),
+        source: io::Error::other(e.to_string()),
+    })?;
+    if &root != cp.checkpoint().root() {
+        return Err(OpenError::CheckpointMismatch {
+            checkpoint_size,
+            anchored,
+        });
+    }
+    Ok(())
+}
+
 /// Every committed segment is present, the same file, and of the committed size; uncommitted
 /// segment files after the last one are removed.
+/// Records the current file identity of every committed segment (after a restore or a move to
+/// other storage); the caller verifies the whole log before trusting it.
+fn rebind_segments(dir: &Path, state: &mut TreeState) -> Result<(), OpenError> {
+    for seg in &mut state.segments {
+        let meta = std::fs::metadata(segment_path(dir, seg.first)).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => OpenError::SegmentMissing { first: seg.first },
+            _ => OpenError::Io {
+                what: format!("reading segment {}", seg.first),
+                source: e,
+            },
+        })?;
+        seg.dev = meta.dev();
+        seg.ino = meta.ino();
+    }
+    state.store(dir).map_err(io_err("writing state.json"))
+}
+
 fn check_segments(dir: &Path, state: &TreeState) -> Result<(), OpenError> {
     let last = state.segments.len() - 1;
     for (i, seg) in state.segments.iter().enumerate() {
@@ -369,7 +500,7 @@ fn replay(
                 event_id: *event.id.as_bytes(),
             });
             levels
-                .append_leaf(leaf_hash(entry))
+                .append_leaf(leaf_hash(entry).to_bytes())
                 .map_err(io_err("replaying the tree"))?;
         }
     }

@@ -2,13 +2,15 @@
 
 use std::fs::File;
 use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use crate::audit::MAX_ENTRY_BYTES;
-use crate::store::border::Border;
-use crate::store::hashing::leaf_hash;
+use crate::tlog::{CompactRange, Hash, NoteVerifier, SignedCheckpoint, leaf_hash, tree_root};
 
+use super::checkpoints;
 use super::frame;
+use super::levels::LevelReader;
 use super::segments::segment_path;
 use super::state::{TreeState, hex};
 
@@ -71,7 +73,7 @@ pub(crate) fn verify_full(dir: &Path, state: &TreeState) -> Result<[u8; 32], Ver
     let io = |what: String| move |source| VerifyError::Io { what, source };
     let mut leaves = File::open(dir.join("tree").join("level-00"))
         .map_err(io("opening tree/level-00".into()))?;
-    let mut border = Border::default();
+    let mut border = CompactRange::new();
     let mut stored = vec![0u8; 32 * 4096];
     let mut stored_len = 0usize;
     let mut stored_pos = 0usize;
@@ -108,14 +110,18 @@ pub(crate) fn verify_full(dir: &Path, state: &TreeState) -> Result<[u8; 32], Ver
                 stored_pos = 0;
             }
             let leaf = leaf_hash(&bytes[range.clone()]);
-            if leaf[..] != stored[stored_pos..stored_pos + 32] {
+            if leaf.as_bytes()[..] != stored[stored_pos..stored_pos + 32] {
                 return Err(VerifyError::Leaf { index });
             }
             stored_pos += 32;
-            border.append(leaf, |_, _, _| {});
+            border.push(leaf).map_err(|_| VerifyError::Count {
+                first: info.first,
+                expected: info.count,
+                found: u64::MAX,
+            })?;
         }
     }
-    let root = border.root();
+    let root = border.root().to_bytes();
     if hex(&root) != state.root || border.size() != state.size {
         return Err(VerifyError::Root {
             size: border.size(),
@@ -124,4 +130,215 @@ pub(crate) fn verify_full(dir: &Path, state: &TreeState) -> Result<[u8; 32], Ver
         });
     }
     Ok(root)
+}
+
+/// What an offline verification checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// Committed entries.
+    pub size: u64,
+    /// The committed root.
+    pub root: Hash,
+    /// Whether every entry was re-read and re-hashed.
+    pub full: bool,
+    /// Signed checkpoints checked (the log's history plus a trusted one, if given).
+    pub checkpoints: usize,
+    /// The size of the newest signed checkpoint.
+    pub latest_checkpoint: Option<u64>,
+}
+
+/// Why an offline verification failed, beyond the entry-level [`VerifyError`]s.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DirVerifyError {
+    /// No log in the directory.
+    #[error("{0} holds no audit log (no state.json)")]
+    NotALog(String),
+    /// A committed segment is missing, replaced or of the wrong size.
+    #[error("segment {first}: {what}")]
+    Segment {
+        /// The segment's first entry.
+        first: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// An entry, frame or the root failed.
+    #[error(transparent)]
+    Entries(#[from] VerifyError),
+    /// A checkpoint does not verify or does not match the tree; `position` counts from 0 in the
+    /// log's history, or is `None` for the trusted checkpoint.
+    #[error("checkpoint {} (size {size}): {what}", position.map_or_else(|| "given as trusted".to_owned(), |p| format!("#{p} of the history")))]
+    Checkpoint {
+        /// Position in the history, `None` for the trusted one.
+        position: Option<usize>,
+        /// The checkpoint's size, when it could be read.
+        size: u64,
+        /// What failed.
+        what: String,
+    },
+}
+
+/// Verifies a log directory without opening it for writing (no lock, nothing changed), as an
+/// auditor does with only the log's origin and verifier key.
+///
+/// Checks the committed segments' presence, identity and size; the root of the tree (from the
+/// stored tree files, or with `full` by re-reading and re-hashing every entry); every signed
+/// checkpoint in the log's history (signature, origin, size not past the log, root at its size);
+/// and, if given, a checkpoint the auditor trusts from an earlier visit, which the log must
+/// extend.
+///
+/// # Errors
+/// [`DirVerifyError`] naming the first segment, entry or checkpoint that fails.
+pub fn verify_dir(
+    dir: &Path,
+    origin: &str,
+    verifier: &dyn NoteVerifier,
+    full: bool,
+    trusted: Option<&[u8]>,
+) -> Result<VerifyReport, DirVerifyError> {
+    let state = TreeState::load(dir)
+        .map_err(|e| DirVerifyError::Segment {
+            first: 0,
+            what: format!("state.json: {e}"),
+        })?
+        .ok_or_else(|| DirVerifyError::NotALog(dir.display().to_string()))?;
+    let last = state.segments.len().saturating_sub(1);
+    for (i, seg) in state.segments.iter().enumerate() {
+        let meta = std::fs::metadata(segment_path(dir, seg.first)).map_err(|e| {
+            DirVerifyError::Segment {
+                first: seg.first,
+                what: format!("missing or unreadable: {e}"),
+            }
+        })?;
+        if meta.dev() != seg.dev || meta.ino() != seg.ino {
+            return Err(DirVerifyError::Segment {
+                first: seg.first,
+                what: "replaced by another file".into(),
+            });
+        }
+        if meta.len() < seg.bytes || (i < last && meta.len() != seg.bytes) {
+            return Err(DirVerifyError::Segment {
+                first: seg.first,
+                what: format!("{} bytes, {} committed", meta.len(), seg.bytes),
+            });
+        }
+    }
+    let tree = LevelReader::new(&dir.join("tree"));
+    let root = if full {
+        Hash::from_bytes(verify_full(dir, &state)?)
+    } else {
+        let root = tree_root(&tree, state.size).map_err(|e| VerifyError::Io {
+            what: "reading the tree".into(),
+            source: io::Error::other(e.to_string()),
+        })?;
+        if hex(&root.to_bytes()) != state.root {
+            return Err(VerifyError::Root {
+                size: state.size,
+                expected: state.root.clone(),
+                computed: root.to_hex(),
+            }
+            .into());
+        }
+        root
+    };
+    let check = |position: Option<usize>, bytes: &[u8]| -> Result<u64, DirVerifyError> {
+        let fail = |size: u64, what: String| DirVerifyError::Checkpoint {
+            position,
+            size,
+            what,
+        };
+        let cp = SignedCheckpoint::open(bytes, origin, &[verifier])
+            .map_err(|e| fail(0, e.to_string()))?;
+        let size = cp.checkpoint().size();
+        if size > state.size {
+            return Err(fail(
+                size,
+                format!(
+                    "covers more entries than the log holds ({}): truncated or rolled back",
+                    state.size
+                ),
+            ));
+        }
+        let at = tree_root(&tree, size).map_err(|e| fail(size, e.to_string()))?;
+        if &at != cp.checkpoint().root() {
+            return Err(fail(
+                size,
+                "the tree at this size has another root: the log was rewritten".into(),
+            ));
+        }
+        Ok(size)
+    };
+    let history = checkpoints::all(dir).map_err(|e| VerifyError::Io {
+        what: "reading the checkpoint history".into(),
+        source: e,
+    })?;
+    let mut latest = None;
+    for (position, bytes) in history.iter().enumerate() {
+        let size = check(Some(position), bytes)?;
+        if latest.is_some_and(|l| size < l) {
+            return Err(DirVerifyError::Checkpoint {
+                position: Some(position),
+                size,
+                what: "smaller than an earlier checkpoint".into(),
+            });
+        }
+        latest = Some(size);
+    }
+    if latest.is_none() && state.size > 0 {
+        return Err(DirVerifyError::Checkpoint {
+            position: None,
+            size: state.size,
+            what: "the log has no signed checkpoint".into(),
+        });
+    }
+    if let Some(bytes) = trusted {
+        check(None, bytes)?;
+    }
+    Ok(VerifyReport {
+        size: state.size,
+        root,
+        full,
+        checkpoints: history.len() + usize::from(trusted.is_some()),
+        latest_checkpoint: latest,
+    })
+}
+
+/// Reads every committed entry from the segments (read-only, no lock), checking frames.
+pub(crate) fn read_entries(
+    dir: &Path,
+    each: &mut dyn FnMut(u64, &[u8]),
+) -> Result<u64, VerifyError> {
+    let state = TreeState::load(dir)
+        .map_err(|source| VerifyError::Io {
+            what: "reading state.json".into(),
+            source,
+        })?
+        .ok_or_else(|| VerifyError::Io {
+            what: "reading state.json".into(),
+            source: io::Error::from(io::ErrorKind::NotFound),
+        })?;
+    for info in &state.segments {
+        let bytes =
+            std::fs::read(segment_path(dir, info.first)).map_err(|source| VerifyError::Io {
+                what: format!("reading segment {}", info.first),
+                source,
+            })?;
+        let committed = usize::try_from(info.bytes)
+            .unwrap_or(usize::MAX)
+            .min(bytes.len());
+        let scan = frame::scan(&bytes[..committed], MAX_ENTRY_BYTES);
+        if let Some(stop) = scan.stopped {
+            return Err(VerifyError::Frame {
+                index: info.first + scan.entries.len() as u64,
+                first: info.first,
+                offset: scan.valid_len as u64,
+                what: stop.describe(),
+            });
+        }
+        for (k, range) in scan.entries.iter().enumerate() {
+            each(info.first + k as u64, &bytes[range.clone()]);
+        }
+    }
+    Ok(state.size)
 }

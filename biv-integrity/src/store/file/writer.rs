@@ -12,11 +12,14 @@ use std::sync::{Arc, RwLock};
 
 use biv_core::{AuditAppendError, AuditReceipt, BackendError};
 
+use super::checkpoints::History;
 use super::frame::{HEADER_BYTES, encode_frame};
 use super::index::{Index, Location};
 use super::levels::LevelWriter;
 use super::segments::ActiveSegment;
 use super::state::{TreeState, hex};
+use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey};
+use crate::tlog::{Hash, SignedCheckpoint};
 
 /// One append waiting for its commit.
 pub(crate) struct Request {
@@ -52,6 +55,28 @@ pub(crate) struct Committed {
     pub(crate) size: u64,
     pub(crate) root: [u8; 32],
     pub(crate) state: TreeState,
+    /// The newest signed checkpoint (never ahead of `size`).
+    pub(crate) checkpoint: Option<SignedCheckpoint>,
+    /// Checkpoints the anchor could not take.
+    pub(crate) anchor_failures: u64,
+}
+
+/// What the writer is asked to do.
+pub(crate) enum Message {
+    /// Append an event.
+    Append(Request),
+    /// Sign a checkpoint of the committed state now (if it grew since the last one).
+    Checkpoint(SyncSender<Result<SignedCheckpoint, String>>),
+}
+
+/// When checkpoints are signed: after a commit, once this much time passed or this many
+/// entries were added since the last one — per batch or interval, never per event.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckpointPolicy {
+    pub(crate) key: CheckpointKey,
+    pub(crate) interval: std::time::Duration,
+    pub(crate) every: u64,
+    pub(crate) anchor: Option<Arc<dyn CheckpointAnchor>>,
 }
 
 pub(crate) struct Writer {
@@ -70,22 +95,45 @@ pub(crate) struct Writer {
     pub(crate) derived: u64,
     /// When the derived files were last synced.
     pub(crate) derived_synced_at: std::time::Instant,
+    pub(crate) policy: CheckpointPolicy,
+    pub(crate) history: History,
+    pub(crate) last_checkpoint: Option<SignedCheckpoint>,
+    pub(crate) last_checkpoint_at: std::time::Instant,
 }
 
 /// How often the derived files are synced; a crash replays at most this much from the segments.
 const DERIVED_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Writer {
-    pub(crate) fn run(mut self, rx: Receiver<Request>) {
+    pub(crate) fn run(mut self, rx: Receiver<Message>) {
         while let Ok(first) = rx.recv() {
-            let mut batch = vec![first];
-            while batch.len() < self.max_batch {
-                match rx.try_recv() {
-                    Ok(r) => batch.push(r),
-                    Err(_) => break,
+            let mut batch = Vec::new();
+            let mut asked = Vec::new();
+            let mut next = Some(first);
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Append(r) => batch.push(r),
+                    Message::Checkpoint(reply) => asked.push(reply),
+                }
+                if batch.len() < self.max_batch {
+                    next = rx.try_recv().ok();
                 }
             }
-            self.commit(batch);
+            if !batch.is_empty() {
+                self.commit(batch);
+            }
+            let due = self.last_checkpoint_at.elapsed() >= self.policy.interval
+                || self.levels.size() - self.last_checkpoint_size() >= self.policy.every;
+            if !asked.is_empty() || due {
+                let result = self.checkpoint();
+                for reply in asked {
+                    let _ = reply.try_send(result.clone());
+                }
+            }
+        }
+        if self.poisoned.is_none() {
+            // A final checkpoint, so the newest state is covered by a signature.
+            let _ = self.checkpoint();
         }
         // Clean shutdown: make the derived files durable so the next open replays nothing.
         if self.poisoned.is_none() && self.index.sync().is_ok() && self.levels.sync().is_ok() {
@@ -102,6 +150,52 @@ impl Writer {
                 }
             }
         }
+    }
+
+    fn last_checkpoint_size(&self) -> u64 {
+        self.last_checkpoint
+            .as_ref()
+            .map_or(0, |c| c.checkpoint().size())
+    }
+
+    /// Signs a checkpoint of the committed state (unless the newest already covers it), records
+    /// it durably in the history, and publishes it to the anchor.
+    fn checkpoint(&mut self) -> Result<SignedCheckpoint, String> {
+        if let Some(why) = &self.poisoned {
+            return Err(format!(
+                "audit log unusable after an earlier failure: {why}"
+            ));
+        }
+        let size = self.levels.size();
+        if let Some(cp) = &self.last_checkpoint
+            && cp.checkpoint().size() == size
+        {
+            return Ok(cp.clone());
+        }
+        let signed = self
+            .policy
+            .key
+            .sign(size, Hash::from_bytes(self.levels.root()))
+            .map_err(|e| e.to_string())?;
+        self.history
+            .append(&signed.to_bytes())
+            .map_err(|e| format!("recording the checkpoint: {e}"))?;
+        let anchored = self
+            .policy
+            .anchor
+            .as_ref()
+            .is_none_or(|a| a.publish(&signed).is_ok());
+        self.last_checkpoint = Some(signed.clone());
+        self.last_checkpoint_at = std::time::Instant::now();
+        let mut committed = self
+            .committed
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        committed.checkpoint = Some(signed.clone());
+        if !anchored {
+            committed.anchor_failures += 1;
+        }
+        Ok(signed)
     }
 
     fn commit(&mut self, batch: Vec<Request>) {
@@ -208,7 +302,9 @@ impl Writer {
             .committed
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *committed = Committed { size, root, state };
+        committed.size = size;
+        committed.root = root;
+        committed.state = state;
         Ok(first_index)
     }
 }

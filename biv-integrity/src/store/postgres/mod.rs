@@ -17,9 +17,14 @@ use tokio::sync::mpsc;
 use tokio_postgres::{Client, NoTls};
 
 use crate::audit::{EntryEncodeError, MAX_ENTRY_BYTES, decode_entry, encode_entry};
-use crate::store::border::Border;
-use crate::store::hashing::{empty_root, leaf_hash, node_hash};
+use crate::tlog::{
+    CompactRange, Hash, NodeId, ProofError, ProofPlan, consistency_plan, empty_root,
+    inclusion_plan, leaf_hash, node_hash,
+};
 use writer::{PgWriter, Request};
+
+use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey};
+use crate::tlog::SignedCheckpoint;
 
 /// Settings of a [`PgLog`].
 #[derive(Debug, Clone)]
@@ -33,6 +38,12 @@ pub struct PgLogOptions {
     pub queue_capacity: usize,
     /// A role to grant append-only access when the schema is installed.
     pub writer_role: Option<String>,
+    /// Sign a checkpoint after a commit once this much time passed since the last. Default 1 s.
+    pub checkpoint_interval: Duration,
+    /// … or once this many entries were added since the last. Default 1,000.
+    pub checkpoint_every: u64,
+    /// Where checkpoints are also published, and checked against on connect.
+    pub anchor: Option<Arc<dyn CheckpointAnchor>>,
 }
 
 impl Default for PgLogOptions {
@@ -42,6 +53,9 @@ impl Default for PgLogOptions {
             max_batch: 1024,
             queue_capacity: 65_536,
             writer_role: None,
+            checkpoint_interval: Duration::from_secs(1),
+            checkpoint_every: 1000,
+            anchor: None,
         }
     }
 }
@@ -58,6 +72,21 @@ impl PgLogOptions {
     #[must_use]
     pub fn with_writer_role(mut self, role: impl Into<String>) -> Self {
         self.writer_role = Some(role.into());
+        self
+    }
+
+    /// Sets when checkpoints are signed: after `interval`, or after `every` new entries.
+    #[must_use]
+    pub fn with_checkpoints(mut self, interval: Duration, every: u64) -> Self {
+        self.checkpoint_interval = interval;
+        self.checkpoint_every = every.max(1);
+        self
+    }
+
+    /// Publishes every checkpoint to `anchor`, and checks the log against it on connect.
+    #[must_use]
+    pub fn with_anchor(mut self, anchor: Arc<dyn CheckpointAnchor>) -> Self {
+        self.anchor = Some(anchor);
         self
     }
 
@@ -92,6 +121,12 @@ pub enum PgLogError {
         /// What failed.
         what: String,
     },
+    /// A signed checkpoint does not verify, or the stored tree does not match it.
+    #[error("{0}")]
+    Checkpoint(String),
+    /// A proof could not be planned (bad index or sizes).
+    #[error(transparent)]
+    Proof(#[from] ProofError),
     /// The tree recomputed from the entries does not have the stored root.
     #[error("recomputed root does not match the stored root at size {size}")]
     RootMismatch {
@@ -114,6 +149,8 @@ pub struct PgLog {
     options: PgLogOptions,
     reader: Arc<Client>,
     tx: mpsc::Sender<Request>,
+    /// Fires when the writer has stopped (after its final checkpoint).
+    stopped: tokio::sync::oneshot::Receiver<()>,
 }
 
 impl std::fmt::Debug for Request {
@@ -130,6 +167,13 @@ async fn connect(conninfo: &str) -> Result<Client, PgLogError> {
         // The connection ends when the client is dropped; errors surface on the client's calls.
         let _ = connection.await;
     });
+    // Plan every execution with its actual parameters. A generic plan cached while the tables
+    // were small (or before autovacuum first analysed them) can be a sequential scan, which
+    // turns the per-batch duplicate check into O(n) as the log grows.
+    client
+        .batch_execute("SET plan_cache_mode = force_custom_plan")
+        .await
+        .map_err(db)?;
     Ok(client)
 }
 
@@ -146,9 +190,11 @@ impl PgLog {
     pub async fn connect(
         conninfo: &str,
         log_id: &str,
+        key: CheckpointKey,
         options: PgLogOptions,
     ) -> Result<PgLog, PgLogError> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let (stopped_tx, stopped) = tokio::sync::oneshot::channel();
         let (conninfo_owned, log_id_owned, opts) =
             (conninfo.to_owned(), log_id.to_owned(), options.clone());
         let spawned = std::thread::Builder::new()
@@ -165,11 +211,12 @@ impl PgLog {
                     }
                 };
                 runtime.block_on(async move {
-                    match start(&conninfo_owned, &log_id_owned, &opts).await {
+                    match start(&conninfo_owned, &log_id_owned, key, &opts).await {
                         Ok((reader, writer, tx, rx)) => {
                             if ready_tx.send(Ok((reader, tx))).is_ok() {
                                 writer.run(rx).await;
                             }
+                            let _ = stopped_tx.send(());
                         }
                         Err(e) => {
                             let _ = ready_tx.send(Err(e));
@@ -190,7 +237,30 @@ impl PgLog {
             options,
             reader: Arc::new(reader),
             tx,
+            stopped,
         })
+    }
+
+    /// Stops accepting appends, lets the writer commit what is queued and sign a checkpoint of
+    /// the final state, and waits for it. (Dropping a `PgLog` does the same without waiting.)
+    pub async fn close(self) {
+        let PgLog { tx, stopped, .. } = self;
+        drop(tx);
+        let _ = stopped.await;
+    }
+
+    /// The newest signed checkpoint. It may trail the committed size by up to the checkpoint
+    /// interval; a checkpoint of the final state is signed when the `PgLog` is dropped.
+    ///
+    /// # Errors
+    /// [`PgLogError`].
+    pub async fn latest_checkpoint(&self) -> Result<Option<SignedCheckpoint>, PgLogError> {
+        match newest_checkpoint(&self.reader, &self.log_id).await? {
+            Some(bytes) => SignedCheckpoint::parse(&bytes)
+                .map(Some)
+                .map_err(|e| PgLogError::Checkpoint(e.to_string())),
+            None => Ok(None),
+        }
     }
 
     /// The log's id.
@@ -240,7 +310,7 @@ impl PgLog {
         };
         let entry: Vec<u8> = row.get(0);
         let stored: Vec<u8> = row.get(1);
-        if leaf_hash(&entry).as_slice() != stored.as_slice() {
+        if leaf_hash(&entry).as_bytes().as_slice() != stored.as_slice() {
             return Err(PgLogError::Corrupt {
                 index,
                 what: "entry does not match its leaf hash".into(),
@@ -249,51 +319,52 @@ impl PgLog {
         Ok(entry)
     }
 
-    async fn node(&self, level: u32, index: u64) -> Result<[u8; 32], PgLogError> {
-        let idx = i64::try_from(index).map_err(|_| PgLogError::OutOfRange { index, size: 0 })?;
-        let row = if level == 0 {
-            self.reader
-                .query_opt("SELECT leaf_hash FROM biv_audit_entries WHERE log_id = $1 AND idx = $2", &[&self.log_id, &idx])
-                .await
-        } else {
-            let level = i32::try_from(level).unwrap_or(i32::MAX);
-            self.reader
-                .query_opt("SELECT hash FROM biv_audit_nodes WHERE log_id = $1 AND level = $2 AND idx = $3", &[&self.log_id, &level, &idx])
-                .await
-        }
-        .map_err(db)?;
-        let hash: Vec<u8> = row.ok_or(PgLogError::OutOfRange { index, size: 0 })?.get(0);
-        <[u8; 32]>::try_from(hash.as_slice()).map_err(|_| PgLogError::Corrupt {
-            index,
-            what: "stored hash is not 32 bytes".into(),
-        })
+    async fn nodes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, PgLogError> {
+        nodes(&self.reader, &self.log_id, ids).await
     }
 
-    /// MTH of leaves `[start, end)` from the stored perfect-subtree hashes.
-    ///
-    /// # Errors
-    /// [`PgLogError`] if the range is past the committed size.
-    pub async fn range_hash(&self, start: u64, end: u64) -> Result<[u8; 32], PgLogError> {
-        if start >= end {
+    async fn check_size(&self, size: u64) -> Result<(), PgLogError> {
+        let (committed, _) = self.size_and_root().await?;
+        if size > committed {
             return Err(PgLogError::OutOfRange {
-                index: start,
-                size: end,
+                index: size,
+                size: committed,
             });
         }
-        // Iterative RFC 6962 split: collect the perfect pieces left to right, then fold.
-        let mut pieces = Vec::new();
-        let mut stack = vec![(start, end)];
-        while let Some((s, e)) = stack.pop() {
-            let n = e - s;
-            if n.is_power_of_two() && s.is_multiple_of(n) {
-                pieces.push((s, e, self.node(n.trailing_zeros(), s / n).await?));
-            } else {
-                let k = 1u64 << (63 - (n - 1).leading_zeros());
-                stack.push((s + k, e));
-                stack.push((s, s + k));
-            }
-        }
-        fold(start, end, &pieces)
+        Ok(())
+    }
+
+    async fn prove(&self, plan: ProofPlan) -> Result<Vec<Hash>, PgLogError> {
+        let hashes = self.nodes(plan.nodes()).await?;
+        Ok(plan.assemble(&hashes)?)
+    }
+
+    /// The RFC 6962 inclusion proof of entry `index` in the tree of `size` entries, from one
+    /// batch of node reads.
+    ///
+    /// # Errors
+    /// [`PgLogError`].
+    pub async fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, PgLogError> {
+        self.check_size(size).await?;
+        self.prove(inclusion_plan(index, size)?).await
+    }
+
+    /// The RFC 6962 consistency proof from the tree of `old` entries to the tree of `new`.
+    ///
+    /// # Errors
+    /// [`PgLogError`].
+    pub async fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, PgLogError> {
+        self.check_size(new).await?;
+        self.prove(consistency_plan(old, new)?).await
+    }
+
+    /// The root of the tree at `size` (at most the committed size).
+    ///
+    /// # Errors
+    /// [`PgLogError`].
+    pub async fn root_at(&self, size: u64) -> Result<Hash, PgLogError> {
+        self.check_size(size).await?;
+        root_at(&self.reader, &self.log_id, size).await
     }
 
     /// Re-hashes every entry, checks each against its stored leaf hash and the event format,
@@ -303,7 +374,7 @@ impl PgLog {
     /// [`PgLogError::Corrupt`] with the first failing index, or [`PgLogError::RootMismatch`].
     pub async fn verify_full(&self) -> Result<u64, PgLogError> {
         let (size, root) = self.size_and_root().await?;
-        let mut border = Border::default();
+        let mut border = CompactRange::new();
         let mut next = 0u64;
         while next < size {
             let from = i64::try_from(next).unwrap_or(i64::MAX);
@@ -335,7 +406,7 @@ impl PgLog {
                 let entry: Vec<u8> = row.get(1);
                 let stored: Vec<u8> = row.get(2);
                 let leaf = leaf_hash(&entry);
-                if leaf.as_slice() != stored.as_slice() {
+                if leaf.as_bytes().as_slice() != stored.as_slice() {
                     return Err(PgLogError::Corrupt {
                         index: idx,
                         what: "entry does not match its leaf hash".into(),
@@ -345,14 +416,169 @@ impl PgLog {
                     index: idx,
                     what: e.to_string(),
                 })?;
-                border.append(leaf, |_, _, _| {});
+                border.push(leaf).map_err(|e| PgLogError::Corrupt {
+                    index: idx,
+                    what: e.to_string(),
+                })?;
                 next += 1;
             }
         }
-        if border.root() != root {
+        if border.root().to_bytes() != root {
             return Err(PgLogError::RootMismatch { size });
         }
         Ok(size)
+    }
+}
+
+/// The stored hashes of `ids`, in order: leaves from the entries, higher nodes from the
+/// node table, two queries in all.
+async fn nodes(client: &Client, log_id: &str, ids: &[NodeId]) -> Result<Vec<Hash>, PgLogError> {
+    let leaf_idx: Vec<i64> = ids
+        .iter()
+        .filter(|n| n.level == 0)
+        .map(|n| i64::try_from(n.index).unwrap_or(i64::MAX))
+        .collect();
+    let (levels, idxs): (Vec<i32>, Vec<i64>) = ids
+        .iter()
+        .filter(|n| n.level > 0)
+        .map(|n| {
+            (
+                i32::from(n.level),
+                i64::try_from(n.index).unwrap_or(i64::MAX),
+            )
+        })
+        .unzip();
+    let mut found = std::collections::HashMap::new();
+    if !leaf_idx.is_empty() {
+        let rows = client
+            .query(
+                "SELECT idx, leaf_hash FROM biv_audit_entries WHERE log_id = $1 AND idx = ANY($2)",
+                &[&log_id, &leaf_idx],
+            )
+            .await
+            .map_err(db)?;
+        for row in rows {
+            found.insert((0i32, row.get::<_, i64>(0)), row.get::<_, Vec<u8>>(1));
+        }
+    }
+    if !levels.is_empty() {
+        let rows = client
+            .query(
+                "SELECT level, idx, hash FROM biv_audit_nodes WHERE log_id = $1
+                 AND (level, idx) IN (SELECT * FROM UNNEST($2::int[], $3::bigint[]))",
+                &[&log_id, &levels, &idxs],
+            )
+            .await
+            .map_err(db)?;
+        for row in rows {
+            found.insert(
+                (row.get::<_, i32>(0), row.get::<_, i64>(1)),
+                row.get::<_, Vec<u8>>(2),
+            );
+        }
+    }
+    ids.iter()
+        .map(|n| {
+            let key = (
+                i32::from(n.level),
+                i64::try_from(n.index).unwrap_or(i64::MAX),
+            );
+            let bytes = found.get(&key).ok_or_else(|| PgLogError::Corrupt {
+                index: n.first_leaf().unwrap_or(u64::MAX),
+                what: format!(
+                    "tree node (level {}, index {}) is missing",
+                    n.level, n.index
+                ),
+            })?;
+            Hash::from_slice(bytes).map_err(|_| PgLogError::Corrupt {
+                index: n.index,
+                what: "stored hash is not 32 bytes".into(),
+            })
+        })
+        .collect()
+}
+
+/// The root of the stored tree at `size`, from the perfect subtrees that make up `[0, size)`.
+async fn root_at(client: &Client, log_id: &str, size: u64) -> Result<Hash, PgLogError> {
+    let mut ids = Vec::new();
+    let mut start = 0u64;
+    for level in (0..64u8).rev() {
+        if size >> level & 1 == 1 {
+            ids.push(NodeId::new(level, start >> level));
+            start += 1 << level;
+        }
+    }
+    let hashes = nodes(client, log_id, &ids).await?;
+    Ok(hashes
+        .iter()
+        .rev()
+        .copied()
+        .reduce(|right, left| node_hash(&left, &right))
+        .unwrap_or_else(empty_root))
+}
+
+/// The newest signed checkpoint of `log_id`, if any.
+async fn newest_checkpoint(client: &Client, log_id: &str) -> Result<Option<Vec<u8>>, PgLogError> {
+    Ok(client
+        .query_opt(
+            "SELECT note FROM biv_audit_checkpoints WHERE log_id = $1 ORDER BY size DESC LIMIT 1",
+            &[&log_id],
+        )
+        .await
+        .map_err(db)?
+        .map(|row| row.get::<_, Vec<u8>>(0)))
+}
+
+/// On connect: the newest checkpoint (the log's own, then the anchor's) must verify and match
+/// the stored tree; a log without one gets its first.
+async fn check_checkpoints(
+    client: &Client,
+    log_id: &str,
+    key: &CheckpointKey,
+    anchor: Option<&dyn CheckpointAnchor>,
+) -> Result<Option<SignedCheckpoint>, PgLogError> {
+    let row = client
+        .query_one(
+            "SELECT size, root FROM biv_audit_state WHERE log_id = $1",
+            &[&log_id],
+        )
+        .await
+        .map_err(db)?;
+    let size = u64::try_from(row.get::<_, i64>(0)).unwrap_or(0);
+    let own = newest_checkpoint(client, log_id).await?;
+    let anchored = anchor
+        .map(|a| a.latest())
+        .transpose()
+        .map_err(PgLogError::Database)?
+        .flatten();
+    for (bytes, from_anchor) in [(own.clone(), false), (anchored, true)] {
+        let Some(bytes) = bytes else { continue };
+        let what = if from_anchor {
+            "the anchor's checkpoint"
+        } else {
+            "the newest checkpoint"
+        };
+        let cp = key
+            .open(&bytes)
+            .map_err(|e| PgLogError::Checkpoint(format!("{what} does not verify: {e}")))?;
+        let cp_size = cp.checkpoint().size();
+        if cp_size > size {
+            return Err(PgLogError::Checkpoint(format!(
+                "{what} covers {cp_size} entries but the log holds {size}: truncated or rolled back"
+            )));
+        }
+        if &root_at(client, log_id, cp_size).await? != cp.checkpoint().root() {
+            return Err(PgLogError::Checkpoint(format!(
+                "the tree at size {cp_size} does not match {what}: the log was rewritten"
+            )));
+        }
+    }
+    match own {
+        Some(bytes) => Ok(SignedCheckpoint::parse(&bytes).ok()),
+        None if size == 0 => Ok(None),
+        None => Err(PgLogError::Checkpoint(format!(
+            "the log has {size} entries but no signed checkpoint"
+        ))),
     }
 }
 
@@ -360,6 +586,7 @@ impl PgLog {
 async fn start(
     conninfo: &str,
     log_id: &str,
+    key: CheckpointKey,
     options: &PgLogOptions,
 ) -> Result<
     (
@@ -374,11 +601,13 @@ async fn start(
     schema::install(
         &reader,
         log_id,
-        &empty_root(),
+        &empty_root().to_bytes(),
         options.writer_role.as_deref(),
     )
     .await
     .map_err(db)?;
+    let last_checkpoint =
+        check_checkpoints(&reader, log_id, &key, options.anchor.as_deref()).await?;
     let writer_client = connect(conninfo).await?;
     let digest = Sha256::digest(format!("biv-audit:{log_id}").as_bytes());
     let lock_key = i64::from_be_bytes([
@@ -393,22 +622,17 @@ async fn start(
         lock_key,
         max_batch: options.max_batch.max(1),
         statements,
+        checkpoints: writer::Checkpointing {
+            key,
+            interval: options.checkpoint_interval,
+            every: options.checkpoint_every.max(1),
+            anchor: options.anchor.clone(),
+            last_size: last_checkpoint.as_ref().map(|c| c.checkpoint().size()),
+            last_at: std::time::Instant::now(),
+        },
     };
     let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
     Ok((reader, writer, tx, rx))
-}
-
-/// Folds the perfect pieces of `[start, end)` (left to right) into MTH by the RFC 6962 split.
-fn fold(start: u64, end: u64, pieces: &[(u64, u64, [u8; 32])]) -> Result<[u8; 32], PgLogError> {
-    if let Some((_, _, h)) = pieces.iter().find(|(s, e, _)| *s == start && *e == end) {
-        return Ok(*h);
-    }
-    let n = end - start;
-    let k = 1u64 << (63 - (n - 1).leading_zeros());
-    Ok(node_hash(
-        &fold(start, start + k, pieces)?,
-        &fold(start + k, end, pieces)?,
-    ))
 }
 
 #[async_trait]
@@ -425,7 +649,7 @@ impl AuditSink for PgLog {
         let (reply, rx) = tokio::sync::oneshot::channel();
         let request = Request {
             event_id: *event.id.as_bytes(),
-            leaf_hash: leaf_hash(&entry),
+            leaf_hash: leaf_hash(&entry).to_bytes(),
             entry,
             reply,
         };

@@ -5,6 +5,7 @@
 //! biv_audit_entries (log_id, idx) PK, event_id UNIQUE per log,  the entries, append-only
 //!                   entry, leaf_hash
 //! biv_audit_nodes   (log_id, level, idx) PK, hash                perfect-subtree hashes, level ≥ 1
+//! biv_audit_checkpoints (log_id, size) PK, note                  every signed checkpoint
 //! ```
 //! Triggers refuse UPDATE, DELETE and TRUNCATE on entries and nodes, DELETE and TRUNCATE on
 //! the state, and any UPDATE that shrinks a log. A writer role gets INSERT and SELECT only (plus
@@ -37,6 +38,12 @@ CREATE TABLE IF NOT EXISTS biv_audit_nodes (
     hash   bytea  NOT NULL CHECK (length(hash) = 32),
     PRIMARY KEY (log_id, level, idx)
 );
+CREATE TABLE IF NOT EXISTS biv_audit_checkpoints (
+    log_id text   NOT NULL REFERENCES biv_audit_state (log_id),
+    size   bigint NOT NULL CHECK (size >= 0),
+    note   bytea  NOT NULL,
+    PRIMARY KEY (log_id, size)
+);
 CREATE OR REPLACE FUNCTION biv_audit_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'biv audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
@@ -67,6 +74,12 @@ DO $$ BEGIN
         CREATE TRIGGER biv_audit_state_only_grows BEFORE UPDATE ON biv_audit_state
             FOR EACH ROW EXECUTE FUNCTION biv_audit_state_grows();
     END IF;
+    IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'biv_audit_checkpoints_append_only') THEN
+        CREATE TRIGGER biv_audit_checkpoints_append_only BEFORE UPDATE OR DELETE ON biv_audit_checkpoints
+            FOR EACH ROW EXECUTE FUNCTION biv_audit_refuse();
+        CREATE TRIGGER biv_audit_checkpoints_no_truncate BEFORE TRUNCATE ON biv_audit_checkpoints
+            FOR EACH STATEMENT EXECUTE FUNCTION biv_audit_refuse();
+    END IF;
 END $$;
 "#;
 
@@ -82,7 +95,10 @@ pub(crate) async fn install(
 ) -> Result<(), tokio_postgres::Error> {
     if writer_role.is_none() {
         let exists = client
-            .query_one("SELECT to_regclass('biv_audit_state') IS NOT NULL", &[])
+            .query_one(
+                "SELECT to_regclass('biv_audit_checkpoints') IS NOT NULL",
+                &[],
+            )
             .await?
             .get::<_, bool>(0)
             && client
@@ -112,7 +128,7 @@ pub(crate) async fn install(
             let role = quote_ident(role);
             client
                 .batch_execute(&format!(
-                    "GRANT SELECT, INSERT ON biv_audit_entries, biv_audit_nodes TO {role};
+                    "GRANT SELECT, INSERT ON biv_audit_entries, biv_audit_nodes, biv_audit_checkpoints TO {role};
                      GRANT SELECT, UPDATE ON biv_audit_state TO {role};"
                 ))
                 .await?;

@@ -6,7 +6,8 @@ use biv_core::{AuditAppendError, AuditReceipt, BackendError};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Statement};
 
-use crate::store::border::Border;
+use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey};
+use crate::tlog::{CompactRange, Hash};
 
 /// One append waiting for its commit.
 pub(crate) struct Request {
@@ -22,6 +23,17 @@ pub(crate) struct PgWriter {
     pub(crate) lock_key: i64,
     pub(crate) max_batch: usize,
     pub(crate) statements: Statements,
+    pub(crate) checkpoints: Checkpointing,
+}
+
+/// When and with which key the writer signs checkpoints (per interval or count, never per event).
+pub(crate) struct Checkpointing {
+    pub(crate) key: CheckpointKey,
+    pub(crate) interval: std::time::Duration,
+    pub(crate) every: u64,
+    pub(crate) anchor: Option<std::sync::Arc<dyn CheckpointAnchor>>,
+    pub(crate) last_size: Option<u64>,
+    pub(crate) last_at: std::time::Instant,
 }
 
 /// The writer's statements, prepared once: every batch then costs three round trips
@@ -68,6 +80,10 @@ fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> BackendErr
 
 impl PgWriter {
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        // A new log gets its first checkpoint (of the empty tree) at once.
+        if self.checkpoints.last_size.is_none() {
+            let _ = self.checkpoint(true).await;
+        }
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
             while batch.len() < self.max_batch {
@@ -81,6 +97,8 @@ impl PgWriter {
                     for (r, result) in batch.into_iter().zip(results) {
                         let _ = r.reply.send(result);
                     }
+                    // A failed checkpoint does not undo the commit; the next one retries.
+                    let _ = self.checkpoint(false).await;
                 }
                 Err(e) => {
                     let text = e.to_string();
@@ -94,6 +112,47 @@ impl PgWriter {
                 }
             }
         }
+        // The final state gets a signature when the log closes.
+        let _ = self.checkpoint(true).await;
+    }
+
+    /// Signs a checkpoint of the committed state when one is due (or `force`d) and the log grew,
+    /// stores it, and publishes it to the anchor. Only committed states are signed.
+    async fn checkpoint(&mut self, force: bool) -> Result<(), BackendError> {
+        let row = self
+            .client
+            .query_one(
+                "SELECT size, root FROM biv_audit_state WHERE log_id = $1",
+                &[&self.log_id],
+            )
+            .await
+            .map_err(backend)?;
+        let size = u64::try_from(row.get::<_, i64>(0)).map_err(|_| backend("negative log size"))?;
+        let root = Hash::from_slice(&row.get::<_, Vec<u8>>(1))
+            .map_err(|_| backend("stored root is not 32 bytes"))?;
+        let c = &mut self.checkpoints;
+        let grown = c.last_size.is_none_or(|last| size > last);
+        let due = force
+            || c.last_at.elapsed() >= c.interval
+            || size - c.last_size.unwrap_or(0) >= c.every;
+        if !grown || !due {
+            return Ok(());
+        }
+        let signed = c.key.sign(size, root).map_err(backend)?;
+        let size_i64 = i64::try_from(size).map_err(|_| backend("log too large"))?;
+        self.client
+            .execute(
+                "INSERT INTO biv_audit_checkpoints (log_id, size, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                &[&self.log_id, &size_i64, &signed.to_bytes()],
+            )
+            .await
+            .map_err(backend)?;
+        if let Some(anchor) = &c.anchor {
+            let _ = anchor.publish(&signed);
+        }
+        c.last_size = Some(size);
+        c.last_at = std::time::Instant::now();
+        Ok(())
     }
 
     /// One transaction for the whole batch; every answer is sent only after COMMIT succeeded.
@@ -114,16 +173,14 @@ impl PgWriter {
         let row = row.map_err(backend)?;
         let size: i64 = row.get(0);
         let border_bytes: Vec<u8> = row.get(1);
-        let hashes: Vec<[u8; 32]> = border_bytes
+        let hashes: Vec<Hash> = border_bytes
             .chunks(32)
             .map(|c| {
-                <[u8; 32]>::try_from(c)
-                    .map_err(|_| backend("border is not a list of 32-byte hashes"))
+                Hash::from_slice(c).map_err(|_| backend("border is not a list of 32-byte hashes"))
             })
             .collect::<Result<_, _>>()?;
         let size = u64::try_from(size).map_err(|_| backend("negative log size"))?;
-        let mut border = Border::from_hashes(size, &hashes)
-            .ok_or_else(|| backend("border does not match the log size"))?;
+        let mut border = CompactRange::from_parts(size, hashes).map_err(backend)?;
 
         let existing: HashSet<Vec<u8>> = dups
             .map_err(backend)?
@@ -143,13 +200,15 @@ impl PgWriter {
                 continue;
             }
             let index = border.size();
-            border.append(r.leaf_hash, |level, idx, hash| {
-                if level > 0 {
-                    node_levels.push(i32::try_from(level).unwrap_or(i32::MAX));
-                    node_idxs.push(i64::try_from(idx).unwrap_or(i64::MAX));
-                    node_hashes.push(hash.to_vec());
-                }
-            });
+            border
+                .push_with(Hash::from_bytes(r.leaf_hash), |node, hash| {
+                    if node.level > 0 {
+                        node_levels.push(i32::from(node.level));
+                        node_idxs.push(i64::try_from(node.index).unwrap_or(i64::MAX));
+                        node_hashes.push(hash.as_bytes().to_vec());
+                    }
+                })
+                .map_err(backend)?;
             idxs.push(i64::try_from(index).map_err(|_| backend("log too large"))?);
             event_ids.push(r.event_id.to_vec());
             entries.push(r.entry.as_slice());
@@ -159,7 +218,7 @@ impl PgWriter {
         if !idxs.is_empty() {
             let new_size = i64::try_from(border.size()).map_err(|_| backend("log too large"))?;
             let root = border.root();
-            let border_bytes = border.hashes().concat();
+            let border_bytes: Vec<u8> = border.hashes().iter().flat_map(|h| h.to_bytes()).collect();
             let (entries_done, nodes_done, state_done) = tokio::join!(
                 async {
                     tx.execute(
@@ -182,7 +241,12 @@ impl PgWriter {
                 async {
                     tx.execute(
                         &st.update_state,
-                        &[&self.log_id, &new_size, &root.as_slice(), &border_bytes],
+                        &[
+                            &self.log_id,
+                            &new_size,
+                            &root.as_bytes().as_slice(),
+                            &border_bytes,
+                        ],
                     )
                     .await
                 },

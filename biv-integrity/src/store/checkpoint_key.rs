@@ -1,0 +1,158 @@
+//! The log's checkpoint key and the anchors that hold its checkpoints outside the log.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use biv_core::BackendError;
+
+use crate::tlog::{
+    Checkpoint, CheckpointError, CheckpointOpenError, Ed25519Signer, Hash, NoteSignError,
+    NoteSigner, NoteVerifier, SignedCheckpoint,
+};
+
+/// Why a checkpoint could not be signed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointSignError {
+    /// The checkpoint text is invalid (e.g. an origin with a newline).
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    /// The signer failed.
+    #[error(transparent)]
+    Sign(#[from] NoteSignError),
+}
+
+/// Signs this log's checkpoints and verifies them: the log's origin with its signer and
+/// verifier. A capability: the key may live in a file, an HSM or a KMS behind [`NoteSigner`].
+///
+/// ```
+/// use biv_integrity::store::CheckpointKey;
+/// use biv_integrity::tlog::Ed25519Signer;
+///
+/// let origin = "biv.zorg-noord/ehr/audit";
+/// let key = CheckpointKey::ed25519(Ed25519Signer::from_seed(origin, &[7; 32])?);
+/// assert_eq!(key.origin(), origin);
+/// # Ok::<(), biv_integrity::tlog::KeyParseError>(())
+/// ```
+#[derive(Clone)]
+pub struct CheckpointKey {
+    origin: String,
+    signer: Arc<dyn NoteSigner>,
+    verifier: Arc<dyn NoteVerifier>,
+}
+
+impl fmt::Debug for CheckpointKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CheckpointKey")
+            .field("origin", &self.origin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CheckpointKey {
+    /// A key from any signer and the matching verifier; `origin` is the checkpoints' first line.
+    pub fn new(
+        origin: impl Into<String>,
+        signer: Arc<dyn NoteSigner>,
+        verifier: Arc<dyn NoteVerifier>,
+    ) -> Self {
+        CheckpointKey {
+            origin: origin.into(),
+            signer,
+            verifier,
+        }
+    }
+
+    /// An Ed25519 key whose name is the origin (the c2sp.org convention).
+    pub fn ed25519(signer: Ed25519Signer) -> Self {
+        let verifier = Arc::new(signer.verifier());
+        CheckpointKey {
+            origin: signer.name().to_owned(),
+            signer: Arc::new(signer),
+            verifier,
+        }
+    }
+
+    /// The log's origin.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// The verifier (for `vkey` output and checks).
+    pub fn verifier(&self) -> &dyn NoteVerifier {
+        &*self.verifier
+    }
+
+    pub(crate) fn sign(
+        &self,
+        size: u64,
+        root: Hash,
+    ) -> Result<SignedCheckpoint, CheckpointSignError> {
+        Ok(Checkpoint::new(&self.origin, size, root)?.sign(&[&*self.signer])?)
+    }
+
+    pub(crate) fn open(&self, bytes: &[u8]) -> Result<SignedCheckpoint, CheckpointOpenError> {
+        SignedCheckpoint::open(bytes, &self.origin, &[&*self.verifier])
+    }
+}
+
+/// A second party that keeps the log's checkpoints where the log's operator cannot rewrite them:
+/// a directory on other storage, a witness, write-once media.
+///
+/// The log publishes every checkpoint it signs; on start it refuses to run when its tree is not
+/// consistent with the newest checkpoint the anchor holds, which exposes a rollback or
+/// truncation by an insider.
+pub trait CheckpointAnchor: Send + Sync + fmt::Debug {
+    /// Publishes a signed checkpoint (the anchor keeps the newest).
+    ///
+    /// # Errors
+    /// A [`BackendError`] when the anchor cannot be reached; the log counts it and retries with
+    /// its next checkpoint.
+    fn publish(&self, checkpoint: &SignedCheckpoint) -> Result<(), BackendError>;
+
+    /// The newest checkpoint the anchor holds, as published.
+    ///
+    /// # Errors
+    /// A [`BackendError`] when the anchor cannot be read.
+    fn latest(&self) -> Result<Option<Vec<u8>>, BackendError>;
+}
+
+/// A [`CheckpointAnchor`] that keeps the newest checkpoint in a file `checkpoint` in a directory
+/// (mount it from other storage, or sync it to write-once storage). It never replaces a
+/// checkpoint by one of a smaller tree.
+#[derive(Debug, Clone)]
+pub struct DirectoryAnchor {
+    dir: PathBuf,
+}
+
+impl DirectoryAnchor {
+    /// An anchor in `dir` (created when the first checkpoint is published).
+    pub fn new(dir: impl AsRef<Path>) -> Self {
+        DirectoryAnchor {
+            dir: dir.as_ref().to_path_buf(),
+        }
+    }
+}
+
+impl CheckpointAnchor for DirectoryAnchor {
+    fn publish(&self, checkpoint: &SignedCheckpoint) -> Result<(), BackendError> {
+        std::fs::create_dir_all(&self.dir).map_err(BackendError::new)?;
+        if let Some(current) = self.latest()?
+            && let Ok(current) = SignedCheckpoint::parse(&current)
+            && current.checkpoint().size() > checkpoint.checkpoint().size()
+        {
+            return Ok(());
+        }
+        super::file::write_atomically(&self.dir.join("checkpoint"), &checkpoint.to_bytes())
+            .map_err(BackendError::new)
+    }
+
+    fn latest(&self) -> Result<Option<Vec<u8>>, BackendError> {
+        match std::fs::read(self.dir.join("checkpoint")) {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(BackendError::new(e)),
+        }
+    }
+}

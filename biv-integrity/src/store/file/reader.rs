@@ -1,0 +1,123 @@
+//! Read-only access to a log directory: what auditors and reports use on a live log.
+
+use std::path::{Path, PathBuf};
+
+use super::ProveError;
+use super::checkpoints;
+use super::levels::LevelReader;
+use super::state::TreeState;
+use super::verify::{VerifyError, read_entries};
+use crate::tlog::{Hash, consistency_proof, inclusion_proof, tree_root};
+
+/// A read-only view of a log directory as of its last commit. It takes no lock and changes
+/// nothing, so it works beside the running writer.
+///
+/// ```
+/// # use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions, FileLogReader};
+/// # use biv_integrity::tlog::Ed25519Signer;
+/// # let dir = std::env::temp_dir().join(format!("biv-doc-reader-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # let key = CheckpointKey::ed25519(Ed25519Signer::from_seed("biv.example/audit", &[1; 32])?);
+/// let log = FileLog::create(&dir, key, FileLogOptions::default())?;
+/// log.append_blocking(&biv_testkit::sample_event(1))?;
+/// let reader = FileLogReader::open(&dir)?; // beside the writer
+/// assert_eq!(reader.size(), 1);
+/// assert!(reader.entry(0)?.starts_with(b"biv-audit/v1\n"));
+/// # drop(log); std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug)]
+pub struct FileLogReader {
+    dir: PathBuf,
+    state: TreeState,
+    tree: LevelReader,
+}
+
+impl FileLogReader {
+    /// Reads the committed state of the log in `dir`.
+    ///
+    /// # Errors
+    /// [`VerifyError::Io`] when there is no log or its state cannot be read.
+    pub fn open(dir: &Path) -> Result<FileLogReader, VerifyError> {
+        let state = TreeState::load(dir)
+            .map_err(|source| VerifyError::Io {
+                what: "reading state.json".into(),
+                source,
+            })?
+            .ok_or_else(|| VerifyError::Io {
+                what: format!("{} holds no audit log", dir.display()),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            })?;
+        Ok(FileLogReader {
+            dir: dir.to_path_buf(),
+            tree: LevelReader::new(&dir.join("tree")),
+            state,
+        })
+    }
+
+    /// Committed entries.
+    pub fn size(&self) -> u64 {
+        self.state.size
+    }
+
+    /// The committed root.
+    ///
+    /// # Errors
+    /// [`ProveError`] when the tree cannot be read.
+    pub fn root(&self) -> Result<Hash, ProveError> {
+        Ok(tree_root(&self.tree, self.state.size)?)
+    }
+
+    /// The entry at `index`, exactly the bytes that were hashed.
+    ///
+    /// # Errors
+    /// [`VerifyError`] when the segments cannot be read or the index is past the log.
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, VerifyError> {
+        let mut found = None;
+        read_entries(&self.dir, &mut |i, bytes| {
+            if i == index {
+                found = Some(bytes.to_vec());
+            }
+        })?;
+        found.ok_or_else(|| VerifyError::Io {
+            what: format!("entry {index} (log size {})", self.state.size),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        })
+    }
+
+    fn check(&self, size: u64) -> Result<(), ProveError> {
+        if size > self.state.size {
+            return Err(ProveError::BeyondCommitted {
+                size,
+                committed: self.state.size,
+            });
+        }
+        Ok(())
+    }
+
+    /// The inclusion proof of entry `index` in the tree of `size` entries.
+    ///
+    /// # Errors
+    /// [`ProveError`].
+    pub fn inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, ProveError> {
+        self.check(size)?;
+        Ok(inclusion_proof(&self.tree, index, size)?)
+    }
+
+    /// The consistency proof from `old` to `new` entries.
+    ///
+    /// # Errors
+    /// [`ProveError`].
+    pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProveError> {
+        self.check(new)?;
+        Ok(consistency_proof(&self.tree, old, new)?)
+    }
+
+    /// Every signed checkpoint in the history, oldest first.
+    ///
+    /// # Errors
+    /// An I/O error reading the history.
+    pub fn checkpoints(&self) -> std::io::Result<Vec<Vec<u8>>> {
+        checkpoints::all(&self.dir)
+    }
+}
