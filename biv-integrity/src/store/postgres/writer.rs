@@ -37,11 +37,10 @@ pub(crate) struct Checkpointing {
 }
 
 /// The writer's statements, prepared once: every batch then costs three round trips
-/// (BEGIN; lock + state + duplicate check pipelined; inserts + update + COMMIT pipelined).
+/// (BEGIN; lock + state pipelined; inserts + update pipelined; COMMIT).
 pub(crate) struct Statements {
     lock: Statement,
     state: Statement,
-    duplicates: Statement,
     insert_entries: Statement,
     insert_nodes: Statement,
     update_state: Statement,
@@ -52,13 +51,11 @@ impl Statements {
         Ok(Statements {
             lock: client.prepare("SELECT pg_advisory_xact_lock($1)").await?,
             state: client.prepare("SELECT size, border FROM biv_audit_state WHERE log_id = $1 FOR UPDATE").await?,
-            duplicates: client
-                .prepare("SELECT event_id FROM biv_audit_entries WHERE log_id = $1 AND event_id = ANY($2)")
-                .await?,
             insert_entries: client
                 .prepare(
                     "INSERT INTO biv_audit_entries (log_id, idx, event_id, entry, leaf_hash)
-                     SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])",
+                     SELECT $1, * FROM UNNEST($2::bigint[], $3::bytea[], $4::bytea[], $5::bytea[])
+                     ON CONFLICT (log_id, event_id) DO NOTHING RETURNING event_id",
                 )
                 .await?,
             insert_nodes: client
@@ -160,14 +157,33 @@ impl PgWriter {
         &mut self,
         batch: &[Request],
     ) -> Result<Vec<Result<AuditReceipt, AuditAppendError>>, BackendError> {
+        // The happy path asks nothing about duplicates: the unique index refuses them inside
+        // the insert (ON CONFLICT DO NOTHING), and a batch that met one is rolled back and
+        // retried without the ids already recorded, so indices stay dense.
+        let mut known = HashSet::new();
+        for _ in 0..3 {
+            match self.attempt(batch, &known).await? {
+                Attempt::Committed(results) => return Ok(results),
+                Attempt::Duplicates(ids) => known.extend(ids),
+            }
+        }
+        Err(backend(
+            "duplicate event ids kept appearing while sequencing the batch",
+        ))
+    }
+
+    /// One transaction for the batch minus `known` duplicates.
+    async fn attempt(
+        &mut self,
+        batch: &[Request],
+        known: &HashSet<[u8; 16]>,
+    ) -> Result<Attempt, BackendError> {
         let st = &self.statements;
         let tx = self.client.transaction().await.map_err(backend)?;
-        let ids: Vec<&[u8]> = batch.iter().map(|r| r.event_id.as_slice()).collect();
         // Pipelined: the server runs them in order, so the state is read under the lock.
-        let (lock, row, dups) = tokio::join!(
+        let (lock, row) = tokio::join!(
             async { tx.query_one(&st.lock, &[&self.lock_key]).await },
             async { tx.query_one(&st.state, &[&self.log_id]).await },
-            async { tx.query(&st.duplicates, &[&self.log_id, &ids]).await },
         );
         lock.map_err(backend)?;
         let row = row.map_err(backend)?;
@@ -182,12 +198,6 @@ impl PgWriter {
         let size = u64::try_from(size).map_err(|_| backend("negative log size"))?;
         let mut border = CompactRange::from_parts(size, hashes).map_err(backend)?;
 
-        let existing: HashSet<Vec<u8>> = dups
-            .map_err(backend)?
-            .into_iter()
-            .map(|row| row.get::<_, Vec<u8>>(0))
-            .collect();
-
         let mut seen = HashSet::new();
         let mut results = Vec::with_capacity(batch.len());
         let (mut idxs, mut event_ids, mut entries, mut leaves) =
@@ -195,7 +205,7 @@ impl PgWriter {
         let (mut node_levels, mut node_idxs, mut node_hashes) =
             (Vec::new(), Vec::new(), Vec::new());
         for r in batch {
-            if existing.contains(r.event_id.as_slice()) || !seen.insert(r.event_id) {
+            if known.contains(&r.event_id) || !seen.insert(r.event_id) {
                 results.push(Err(AuditAppendError::Duplicate));
                 continue;
             }
@@ -219,9 +229,9 @@ impl PgWriter {
             let new_size = i64::try_from(border.size()).map_err(|_| backend("log too large"))?;
             let root = border.root();
             let border_bytes: Vec<u8> = border.hashes().iter().flat_map(|h| h.to_bytes()).collect();
-            let (entries_done, nodes_done, state_done) = tokio::join!(
+            let (inserted, nodes_done, state_done) = tokio::join!(
                 async {
-                    tx.execute(
+                    tx.query(
                         &st.insert_entries,
                         &[&self.log_id, &idxs, &event_ids, &entries, &leaves],
                     )
@@ -251,11 +261,32 @@ impl PgWriter {
                     .await
                 },
             );
-            entries_done.map_err(backend)?;
+            let inserted: HashSet<Vec<u8>> = inserted
+                .map_err(backend)?
+                .into_iter()
+                .map(|row| row.get::<_, Vec<u8>>(0))
+                .collect();
             nodes_done.map_err(backend)?;
             state_done.map_err(backend)?;
+            if inserted.len() < event_ids.len() {
+                tx.rollback().await.map_err(backend)?;
+                let duplicates = event_ids
+                    .iter()
+                    .filter(|id| !inserted.contains(*id))
+                    .filter_map(|id| <[u8; 16]>::try_from(id.as_slice()).ok())
+                    .collect();
+                return Ok(Attempt::Duplicates(duplicates));
+            }
         }
         tx.commit().await.map_err(backend)?;
-        Ok(results)
+        Ok(Attempt::Committed(results))
     }
+}
+
+/// How one sequencing transaction ended.
+enum Attempt {
+    /// Committed; one answer per request.
+    Committed(Vec<Result<AuditReceipt, AuditAppendError>>),
+    /// Rolled back: these ids are already in the log.
+    Duplicates(Vec<[u8; 16]>),
 }
