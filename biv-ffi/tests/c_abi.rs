@@ -13,19 +13,29 @@ fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The directory holding `libbiv_ffi.so`: this test runs from `target/<profile>/deps/`, and cargo
-/// puts the library's final artefacts one level up, in `target/<profile>/`.
+/// The directory holding `libbiv_ffi.so`. This test runs from `target/<profile>/deps/`; cargo
+/// writes the cdylib there, and uplifts a copy to `target/<profile>/` only when the library itself
+/// is the build's target (`cargo build -p biv-ffi`), not for `cargo test --workspace` on a clean
+/// tree. Prefer `deps/`, the copy built for this very test run.
 fn library_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
-    let deps = exe.parent().expect("the test binary is in a directory");
-    let dir = deps.parent().expect("deps/ has a parent").to_path_buf();
-    let lib = dir.join("libbiv_ffi.so");
-    assert!(
-        lib.is_file(),
-        "{} is missing: `cargo test -p biv-ffi` builds it before the integration tests",
-        lib.display()
-    );
-    dir
+    let deps = exe
+        .parent()
+        .expect("the test binary is in a directory")
+        .to_path_buf();
+    let candidates = [
+        deps.clone(),
+        deps.parent().expect("deps/ has a parent").to_path_buf(),
+    ];
+    candidates
+        .into_iter()
+        .find(|dir| dir.join("libbiv_ffi.so").is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "libbiv_ffi.so is in neither {} nor its parent",
+                deps.display()
+            )
+        })
 }
 
 fn scratch_dir() -> PathBuf {

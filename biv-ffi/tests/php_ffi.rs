@@ -15,16 +15,27 @@ fn crate_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `target/<profile>/libbiv_ffi.so`, next to this test's `deps/` directory.
+/// `libbiv_ffi.so` as built for this test run: in `target/<profile>/deps/` (where cargo writes the
+/// cdylib), or the uplifted copy in `target/<profile>/`.
 fn library() -> PathBuf {
     let exe = std::env::current_exe().expect("the test knows its own path");
-    let lib = exe
+    let deps = exe
         .parent()
-        .and_then(|deps| deps.parent())
-        .expect("the test binary is in target/<profile>/deps")
-        .join("libbiv_ffi.so");
-    assert!(lib.is_file(), "{} is missing", lib.display());
-    lib
+        .expect("the test binary is in target/<profile>/deps");
+    [
+        deps.join("libbiv_ffi.so"),
+        deps.parent()
+            .expect("deps/ has a parent")
+            .join("libbiv_ffi.so"),
+    ]
+    .into_iter()
+    .find(|lib| lib.is_file())
+    .unwrap_or_else(|| {
+        panic!(
+            "libbiv_ffi.so is in neither {} nor its parent",
+            deps.display()
+        )
+    })
 }
 
 /// The `php` CLI that `cargo xtask test` located (`BIV_TEST_PHP`), as `biv_testkit::servers::php()`
