@@ -224,6 +224,25 @@ fn a_malformed_line_is_refused_and_nothing_of_it_is_appended() {
         text(&out.stderr)
     );
     assert!(out.stdout.is_empty());
+    // Valid JSON that breaks an event rule: break-glass without an authorisation protocol.
+    let mut rule_breaker: serde_json::Value =
+        serde_json::from_str(examples().lines().next().unwrap()).unwrap();
+    rule_breaker["id"] = "0b0b0b0b-0b0b-4b0b-8b0b-0b0b0b0b0b0b".into();
+    rule_breaker["break_glass"] = true.into();
+    rule_breaker
+        .as_object_mut()
+        .unwrap()
+        .remove("authorization");
+    let out = biv(
+        &["audit", "append", "--dir", d],
+        Some(rule_breaker.to_string().as_bytes()),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("break-glass"),
+        "{}",
+        text(&out.stderr)
+    );
     // A replayed event is refused as a duplicate.
     let again = examples().lines().next().unwrap();
     let out = biv(&["audit", "append", "--dir", d], Some(again.as_bytes()));

@@ -292,6 +292,57 @@ async fn a_superuser_edit_behind_the_triggers_is_found_by_verification() {
         log.entry(6).await,
         Err(PgLogError::Corrupt { index: 6, .. })
     ));
+    // A stronger insider also rewrites the leaf hash and the state's root; the stored tree
+    // nodes stay. Only the signed checkpoint (made when the log closed) still tells.
+    log.close().await;
+    let log = PgLog::connect(
+        &servers::postgres_url(),
+        &id,
+        key(),
+        PgLogOptions::default(),
+    )
+    .await
+    .unwrap();
+    let mut entries: Vec<Vec<u8>> = (0..10)
+        .map(|n| biv_integrity::audit::encode_entry(&event(n, 5)).unwrap())
+        .collect();
+    // A forgery that still decodes: another user id for entry 6.
+    let text =
+        String::from_utf8(entries[6].clone())
+            .unwrap()
+            .replacen("\"id\":\"u-", "\"id\":\"x-", 1);
+    assert!(biv_integrity::audit::decode_entry(text.as_bytes()).is_ok());
+    entries[6] = text.into_bytes();
+    admin
+        .execute(
+            "UPDATE biv_audit_entries SET entry = $2 WHERE log_id = $1 AND idx = 6",
+            &[&id, &entries[6]],
+        )
+        .await
+        .unwrap();
+    let leaf = biv_integrity::tlog::leaf_hash(&entries[6]);
+    let mut range = biv_integrity::tlog::CompactRange::new();
+    for e in &entries {
+        range.push(biv_integrity::tlog::leaf_hash(e)).unwrap();
+    }
+    admin
+        .execute(
+            "UPDATE biv_audit_entries SET leaf_hash = $2 WHERE log_id = $1 AND idx = 6",
+            &[&id, &leaf.as_bytes().as_slice()],
+        )
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "UPDATE biv_audit_state SET root = $2 WHERE log_id = $1",
+            &[&id, &range.root().as_bytes().as_slice()],
+        )
+        .await
+        .unwrap();
+    match log.verify_full().await {
+        Err(PgLogError::Checkpoint(why)) => assert!(why.contains("rewritten"), "{why}"),
+        other => panic!("expected the signed checkpoint to expose the rewrite, got {other:?}"),
+    }
 }
 
 fn key() -> CheckpointKey {

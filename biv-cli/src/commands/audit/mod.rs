@@ -56,9 +56,13 @@ enum AuditCommand {
         /// The log's origin, the first line of its checkpoints, e.g. `biv.zorg-noord/ehr/audit`.
         #[arg(long)]
         origin: String,
-        /// Where to write the private signing key (default: <dir>/log.key, mode 0600).
+        /// Where to write the private signing key (default: <dir>/log.key, mode 0600). Keep it
+        /// outside the log directory when the log's administrators must not sign.
         #[arg(long)]
         key: Option<PathBuf>,
+        /// Also publish checkpoints to this directory (on other storage), and check against it.
+        #[arg(long)]
+        anchor: Option<PathBuf>,
     },
     /// Append AuditEvent JSON objects from stdin, one per line; print one receipt per event
     /// once it is durable.
@@ -68,6 +72,10 @@ enum AuditCommand {
         /// The private signing key (default: <dir>/log.key).
         #[arg(long)]
         key: Option<PathBuf>,
+        /// Publish checkpoints to this directory too, and refuse to append when the log is
+        /// behind or forked from the checkpoint found there.
+        #[arg(long)]
+        anchor: Option<PathBuf>,
     },
     /// Print the newest signed checkpoint.
     Checkpoint {
@@ -148,8 +156,15 @@ enum AuditCommand {
 /// Runs `biv audit`.
 pub(crate) fn run(args: &AuditArgs) -> Exit {
     let result = match &args.command {
-        AuditCommand::Init { log, origin, key } => write::init(&log.dir, origin, key.as_deref()),
-        AuditCommand::Append { log, key } => write::append(&log.dir, key.as_deref()),
+        AuditCommand::Init {
+            log,
+            origin,
+            key,
+            anchor,
+        } => write::init(&log.dir, origin, key.as_deref(), anchor.as_deref()),
+        AuditCommand::Append { log, key, anchor } => {
+            write::append(&log.dir, key.as_deref(), anchor.as_deref())
+        }
         AuditCommand::Checkpoint { log } => read::checkpoint(&log.dir),
         AuditCommand::Vkey { log } => read::vkey(&log.dir),
         AuditCommand::Entry { log, index } => read::entry(&log.dir, *index),

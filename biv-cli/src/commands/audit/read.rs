@@ -55,6 +55,8 @@ pub(super) fn prove(dir: &Path, index: u64, size: Option<u64>) -> Result<Exit, S
         .iter()
         .rev()
         .filter_map(|b| SignedCheckpoint::parse(b).ok())
+        // A checkpoint signed after the reader loaded the state may be ahead of it.
+        .filter(|cp| cp.checkpoint().size() <= r.size())
         .find(|cp| size.is_none_or(|s| cp.checkpoint().size() == s))
         .ok_or_else(|| match size {
             Some(s) => {
@@ -133,6 +135,7 @@ pub(super) fn patient_report(
     };
     let (from, to) = (parse(from, "from")?, parse(to, "to")?);
     // Built only from a verified log: every entry re-hashed, every checkpoint checked.
+    warn_if_own_key(dir, vkey);
     let verifier = keyfile::verifier(dir, vkey)?;
     let report = verify_dir(dir, verifier.name(), &verifier, true, None)
         .map_err(|e| format!("the log does not verify: {e}"))?;
@@ -162,4 +165,15 @@ pub(super) fn patient_report(
         format!("{}\n", built.to_json())
     };
     write_out(text.as_bytes())
+}
+
+/// A verifier key read from the directory being checked proves nothing against whoever controls
+/// that directory: say so.
+fn warn_if_own_key(dir: &Path, vkey: Option<&str>) {
+    if vkey.is_none() {
+        eprintln!(
+            "biv audit: warning: using the verifier key stored in {} itself; pass --vkey with a key obtained independently for an audit",
+            dir.display()
+        );
+    }
 }

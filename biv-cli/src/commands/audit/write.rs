@@ -5,12 +5,26 @@ use std::path::Path;
 
 use base64::Engine;
 use biv_core::AuditEvent;
-use biv_integrity::store::{FileLog, FileLogOptions};
+use biv_integrity::store::{DirectoryAnchor, FileLog, FileLogOptions};
 
 use super::keyfile;
 use crate::exit::Exit;
 
-pub(super) fn init(dir: &Path, origin: &str, key: Option<&Path>) -> Result<Exit, String> {
+fn options(anchor: Option<&Path>) -> FileLogOptions {
+    match anchor {
+        Some(a) => {
+            FileLogOptions::default().with_anchor(std::sync::Arc::new(DirectoryAnchor::new(a)))
+        }
+        None => FileLogOptions::default(),
+    }
+}
+
+pub(super) fn init(
+    dir: &Path,
+    origin: &str,
+    key: Option<&Path>,
+    anchor: Option<&Path>,
+) -> Result<Exit, String> {
     if dir.join("state.json").exists() {
         return Err(format!("{} already holds an audit log", dir.display()));
     }
@@ -20,7 +34,7 @@ pub(super) fn init(dir: &Path, origin: &str, key: Option<&Path>) -> Result<Exit,
     let log = FileLog::create(
         dir,
         biv_integrity::store::CheckpointKey::ed25519(signer),
-        FileLogOptions::default(),
+        options(anchor),
     )
     .map_err(|e| e.to_string())?;
     drop(log);
@@ -29,9 +43,13 @@ pub(super) fn init(dir: &Path, origin: &str, key: Option<&Path>) -> Result<Exit,
     Ok(Exit::Ok)
 }
 
-pub(super) fn append(dir: &Path, key: Option<&Path>) -> Result<Exit, String> {
+pub(super) fn append(
+    dir: &Path,
+    key: Option<&Path>,
+    anchor: Option<&Path>,
+) -> Result<Exit, String> {
     let key = keyfile::load(dir, key)?;
-    let log = FileLog::open(dir, key, FileLogOptions::default()).map_err(|e| e.to_string())?;
+    let log = FileLog::open(dir, key, options(anchor)).map_err(|e| e.to_string())?;
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     for (number, line) in stdin.lock().lines().enumerate() {

@@ -277,9 +277,18 @@ impl FileLog {
         options: FileLogOptions,
     ) -> Result<FileLog, OpenError> {
         let opened = recovery::open(dir, &key, options.anchor.as_deref(), true)?;
-        let log = Self::start(dir, key, options, opened);
-        log.verify_full()?;
-        Ok(log)
+        // The new identities are recorded only after the whole log verified; a failed attempt
+        // leaves state.json as it was, so a plain open still refuses the replaced files.
+        verify::verify_full(dir, &opened.committed.state)?;
+        opened
+            .committed
+            .state
+            .store(dir)
+            .map_err(|source| OpenError::Io {
+                what: "writing state.json".into(),
+                source,
+            })?;
+        Ok(Self::start(dir, key, options, opened))
     }
 
     fn start(
@@ -481,7 +490,7 @@ impl FileLog {
     /// # Errors
     /// An I/O error reading the history.
     pub fn checkpoint_history(&self) -> std::io::Result<Vec<Vec<u8>>> {
-        checkpoints::all(&self.dir)
+        Ok(checkpoints::all(&self.dir)?)
     }
 
     /// Every committed entry, in order, read straight from the segments without the writer's
@@ -491,6 +500,12 @@ impl FileLog {
     /// [`VerifyError`] naming the first unreadable entry.
     pub fn read_entries(dir: &Path, mut each: impl FnMut(u64, &[u8])) -> Result<u64, VerifyError> {
         verify::read_entries(dir, &mut each)
+    }
+
+    /// How many checkpoints could not be signed since the log was opened (a failure to record
+    /// one stops the log instead).
+    pub fn checkpoint_failures(&self) -> u64 {
+        self.committed().checkpoint_failures
     }
 
     /// How many checkpoints the anchor failed to take since the log was opened.

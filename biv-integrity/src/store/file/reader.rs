@@ -118,6 +118,6 @@ impl FileLogReader {
     /// # Errors
     /// An I/O error reading the history.
     pub fn checkpoints(&self) -> std::io::Result<Vec<Vec<u8>>> {
-        checkpoints::all(&self.dir)
+        Ok(checkpoints::all(&self.dir)?)
     }
 }

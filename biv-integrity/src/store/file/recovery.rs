@@ -190,7 +190,9 @@ pub(crate) fn create(dir: &Path, key: &CheckpointKey) -> Result<Opened, OpenErro
         ..TreeState::empty(&root)
     };
     state.store(dir).map_err(io_err("writing state.json"))?;
-    let (mut history, _) = History::open(dir).map_err(io_err("creating the checkpoint history"))?;
+    let mut history = History::open(dir)
+        .map_err(|e| OpenError::CheckpointInvalid(e.to_string()))?
+        .history;
     // The empty tree's checkpoint, so a new log has a signed head from the start.
     let first = key
         .sign(0, Hash::from_bytes(root))
@@ -208,6 +210,7 @@ pub(crate) fn create(dir: &Path, key: &CheckpointKey) -> Result<Opened, OpenErro
             state,
             checkpoint: Some(first.clone()),
             anchor_failures: 0,
+            checkpoint_failures: 0,
         },
         segment,
         sealed: Vec::new(),
@@ -241,8 +244,11 @@ pub(crate) fn open(
     if rebind {
         rebind_segments(dir, &mut state)?;
     }
-    check_segments(dir, &state)?;
-    recover_active(dir, &active_info)?;
+    // Phase 1 changes nothing the log's record holds: it checks the segments, replays the
+    // derived files, and checks the tree against its root, its own newest checkpoint and the
+    // anchor. Only when all of that passed does phase 2 cut what was never committed.
+    let uncommitted = check_segments(dir, &state)?;
+    let active_tail = check_active(dir, &active_info)?;
 
     let tree_dir = dir.join(TREE_DIR);
     let derived = state.derived.min(state.size);
@@ -275,7 +281,9 @@ pub(crate) fn open(
             computed: hex(&root),
         });
     }
-    let (history, latest) = History::open(dir).map_err(io_err("reading the checkpoint history"))?;
+    let opened_history =
+        History::open(dir).map_err(|e| OpenError::CheckpointInvalid(e.to_string()))?;
+    let (history, latest) = (opened_history.history, opened_history.latest);
     let tree = LevelReader::new(&tree_dir);
     let last_checkpoint = match latest {
         Some(bytes) => {
@@ -298,6 +306,14 @@ pub(crate) fn open(
             .map_err(|e| OpenError::Anchor(format!("its checkpoint does not verify: {e}")))?;
         check_checkpoint(&tree, &cp, state.size, true)?;
     }
+    cut_uncommitted(
+        dir,
+        &active_info,
+        &uncommitted,
+        &active_tail,
+        &history,
+        opened_history.torn_tail.as_deref(),
+    )?;
     let ids: HashSet<[u8; 16]> = index
         .event_ids()
         .map_err(io_err("reading the index"))?
@@ -316,6 +332,7 @@ pub(crate) fn open(
             state,
             checkpoint: last_checkpoint.clone(),
             anchor_failures: 0,
+            checkpoint_failures: 0,
         },
         segment,
         sealed,
@@ -371,10 +388,11 @@ fn rebind_segments(dir: &Path, state: &mut TreeState) -> Result<(), OpenError> {
         seg.dev = meta.dev();
         seg.ino = meta.ino();
     }
-    state.store(dir).map_err(io_err("writing state.json"))
+    // Not stored here: the caller stores the new identities only after a full verification.
+    Ok(())
 }
 
-fn check_segments(dir: &Path, state: &TreeState) -> Result<(), OpenError> {
+fn check_segments(dir: &Path, state: &TreeState) -> Result<Vec<u64>, OpenError> {
     let last = state.segments.len() - 1;
     for (i, seg) in state.segments.iter().enumerate() {
         let meta = match std::fs::metadata(segment_path(dir, seg.first)) {
@@ -398,38 +416,89 @@ fn check_segments(dir: &Path, state: &TreeState) -> Result<(), OpenError> {
         }
     }
     let known: HashSet<u64> = state.segments.iter().map(|s| s.first).collect();
+    let mut uncommitted = Vec::new();
     for first in segments::list(dir).map_err(io_err("listing segments"))? {
         if known.contains(&first) {
             continue;
         }
         if first >= state.size {
             // Created by a roll whose commit never finished: nothing in it was acknowledged.
-            std::fs::remove_file(segment_path(dir, first))
-                .map_err(io_err("removing an uncommitted segment"))?;
-            sync_dir(&dir.join(SEGMENTS_DIR)).map_err(io_err("syncing segments/"))?;
+            uncommitted.push(first);
         } else {
             return Err(OpenError::UnexpectedSegment { first });
         }
     }
-    Ok(())
+    Ok(uncommitted)
 }
 
 /// Checks the active segment's committed bytes frame by frame and cuts off the torn tail.
-fn recover_active(dir: &Path, info: &SegmentInfo) -> Result<(), OpenError> {
-    let path = segment_path(dir, info.first);
-    let bytes = std::fs::read(&path).map_err(io_err("reading the active segment"))?;
+/// Checks the active segment's committed bytes frame by frame; returns the bytes after them (an
+/// unfinished commit, never acknowledged), which are cut only after every other check passed.
+fn check_active(dir: &Path, info: &SegmentInfo) -> Result<Vec<u8>, OpenError> {
+    let bytes = std::fs::read(segment_path(dir, info.first))
+        .map_err(io_err("reading the active segment"))?;
     let committed = usize::try_from(info.bytes)
         .unwrap_or(usize::MAX)
         .min(bytes.len());
     check_frames(&bytes[..committed], info)?;
-    if bytes.len() > committed {
+    Ok(bytes[committed..].to_vec())
+}
+
+/// Moves what recovery removes into `quarantine/` (kept, synced) before removing it, so a refused
+/// or mistaken recovery never destroys evidence.
+fn quarantine(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), OpenError> {
+    let qdir = dir.join("quarantine");
+    std::fs::create_dir_all(&qdir).map_err(io_err("creating quarantine/"))?;
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let path = qdir.join(format!("{stamp}-{name}"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(io_err("writing quarantine/"))?;
+    std::io::Write::write_all(&mut f, bytes).map_err(io_err("writing quarantine/"))?;
+    f.sync_all().map_err(io_err("syncing quarantine/"))?;
+    sync_dir(&qdir).map_err(io_err("syncing quarantine/"))
+}
+
+/// After every check passed: quarantine and remove uncommitted segment files, the active
+/// segment's uncommitted tail and the history's torn tail.
+fn cut_uncommitted(
+    dir: &Path,
+    active: &SegmentInfo,
+    uncommitted: &[u64],
+    active_tail: &[u8],
+    history: &History,
+    history_tail: Option<&[u8]>,
+) -> Result<(), OpenError> {
+    for first in uncommitted {
+        let path = segment_path(dir, *first);
+        let bytes = std::fs::read(&path).map_err(io_err("reading an uncommitted segment"))?;
+        quarantine(dir, &format!("segment-{first:020}.uncommitted"), &bytes)?;
+        std::fs::remove_file(&path).map_err(io_err("removing an uncommitted segment"))?;
+        sync_dir(&dir.join(SEGMENTS_DIR)).map_err(io_err("syncing segments/"))?;
+    }
+    if !active_tail.is_empty() {
+        quarantine(
+            dir,
+            &format!("segment-{:020}-from-{}.tail", active.first, active.bytes),
+            active_tail,
+        )?;
         let f = std::fs::OpenOptions::new()
             .write(true)
-            .open(&path)
+            .open(segment_path(dir, active.first))
             .map_err(io_err("opening the active segment"))?;
-        f.set_len(info.bytes)
+        f.set_len(active.bytes)
             .map_err(io_err("cutting the torn tail"))?;
         f.sync_all().map_err(io_err("syncing the active segment"))?;
+    }
+    if let Some(tail) = history_tail {
+        quarantine(dir, "checkpoints.tail", tail)?;
+        history
+            .cut_tail()
+            .map_err(io_err("cutting the checkpoint history's torn tail"))?;
     }
     Ok(())
 }

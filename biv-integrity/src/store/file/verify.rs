@@ -70,10 +70,38 @@ pub enum VerifyError {
 /// Re-reads every committed segment, checks each frame, re-hashes each entry against the stored
 /// leaf hash, rebuilds the tree and compares the root with the committed state.
 pub(crate) fn verify_full(dir: &Path, state: &TreeState) -> Result<[u8; 32], VerifyError> {
+    verify_full_at(dir, state, &[]).map(|(root, _)| root)
+}
+
+/// Roots of the tree at given sizes.
+pub(crate) type RootsAt = Vec<(u64, Hash)>;
+
+/// [`verify_full`], also returning the root — recomputed from the re-hashed entries, never from
+/// the stored tree — at each of `sizes` (at most `state.size`), for checking signed checkpoints.
+pub(crate) fn verify_full_at(
+    dir: &Path,
+    state: &TreeState,
+    sizes: &[u64],
+) -> Result<([u8; 32], RootsAt), VerifyError> {
     let io = |what: String| move |source| VerifyError::Io { what, source };
+    let mut wanted: Vec<u64> = sizes.to_vec();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let mut wanted = wanted.into_iter().peekable();
+    let mut roots = Vec::new();
+    let mut take_roots = |border: &CompactRange, roots: &mut Vec<(u64, Hash)>| {
+        while let Some(&size) = wanted.peek() {
+            if size != border.size() {
+                break;
+            }
+            roots.push((size, border.root()));
+            wanted.next();
+        }
+    };
     let mut leaves = File::open(dir.join("tree").join("level-00"))
         .map_err(io("opening tree/level-00".into()))?;
     let mut border = CompactRange::new();
+    take_roots(&border, &mut roots);
     let mut stored = vec![0u8; 32 * 4096];
     let mut stored_len = 0usize;
     let mut stored_pos = 0usize;
@@ -119,6 +147,7 @@ pub(crate) fn verify_full(dir: &Path, state: &TreeState) -> Result<[u8; 32], Ver
                 expected: info.count,
                 found: u64::MAX,
             })?;
+            take_roots(&border, &mut roots);
         }
     }
     let root = border.root().to_bytes();
@@ -129,7 +158,7 @@ pub(crate) fn verify_full(dir: &Path, state: &TreeState) -> Result<[u8; 32], Ver
             computed: hex(&root),
         });
     }
-    Ok(root)
+    Ok((root, roots))
 }
 
 /// What an offline verification checked.
@@ -197,6 +226,13 @@ pub fn verify_dir(
     full: bool,
     trusted: Option<&[u8]>,
 ) -> Result<VerifyReport, DirVerifyError> {
+    // The history first, then the state: only committed states are signed, so every checkpoint
+    // read before the state is covered by it even while a writer keeps appending.
+    let history = checkpoints::all(dir).map_err(|e| DirVerifyError::Checkpoint {
+        position: None,
+        size: 0,
+        what: e.to_string(),
+    })?;
     let state = TreeState::load(dir)
         .map_err(|e| DirVerifyError::Segment {
             first: 0,
@@ -224,9 +260,69 @@ pub fn verify_dir(
             });
         }
     }
+    // Open every checkpoint (signature, origin, size not past the log).
+    let mut checkpoints: Vec<(Option<usize>, SignedCheckpoint)> = Vec::new();
+    for (position, bytes) in history.iter().enumerate() {
+        let cp = SignedCheckpoint::open(bytes, origin, &[verifier]).map_err(|e| {
+            DirVerifyError::Checkpoint {
+                position: Some(position),
+                size: 0,
+                what: e.to_string(),
+            }
+        })?;
+        checkpoints.push((Some(position), cp));
+    }
+    if let Some(bytes) = trusted {
+        let cp = SignedCheckpoint::open(bytes, origin, &[verifier]).map_err(|e| {
+            DirVerifyError::Checkpoint {
+                position: None,
+                size: 0,
+                what: e.to_string(),
+            }
+        })?;
+        checkpoints.push((None, cp));
+    }
+    let mut latest: Option<u64> = None;
+    for (position, cp) in &checkpoints {
+        let size = cp.checkpoint().size();
+        if size > state.size {
+            return Err(DirVerifyError::Checkpoint {
+                position: *position,
+                size,
+                what: format!(
+                    "covers more entries than the log holds ({}): truncated or rolled back",
+                    state.size
+                ),
+            });
+        }
+        if position.is_some() {
+            if latest.is_some_and(|l| size < l) {
+                return Err(DirVerifyError::Checkpoint {
+                    position: *position,
+                    size,
+                    what: "smaller than an earlier checkpoint".into(),
+                });
+            }
+            latest = Some(size);
+        }
+    }
+    if latest.is_none() && state.size > 0 {
+        return Err(DirVerifyError::Checkpoint {
+            position: None,
+            size: state.size,
+            what: "the log has no signed checkpoint".into(),
+        });
+    }
+    // The roots the checkpoints sign: in full mode recomputed from the re-hashed entries (the
+    // stored tree is not trusted), otherwise read from the stored tree.
     let tree = LevelReader::new(&dir.join("tree"));
-    let root = if full {
-        Hash::from_bytes(verify_full(dir, &state)?)
+    let (root, computed): (Hash, Vec<(u64, Hash)>) = if full {
+        let sizes: Vec<u64> = checkpoints
+            .iter()
+            .map(|(_, cp)| cp.checkpoint().size())
+            .collect();
+        let (root, roots) = verify_full_at(dir, &state, &sizes)?;
+        (Hash::from_bytes(root), roots)
     } else {
         let root = tree_root(&tree, state.size).map_err(|e| VerifyError::Io {
             what: "reading the tree".into(),
@@ -240,66 +336,34 @@ pub fn verify_dir(
             }
             .into());
         }
-        root
+        let mut roots = Vec::new();
+        for (position, cp) in &checkpoints {
+            let size = cp.checkpoint().size();
+            let at = tree_root(&tree, size).map_err(|e| DirVerifyError::Checkpoint {
+                position: *position,
+                size,
+                what: e.to_string(),
+            })?;
+            roots.push((size, at));
+        }
+        (root, roots)
     };
-    let check = |position: Option<usize>, bytes: &[u8]| -> Result<u64, DirVerifyError> {
-        let fail = |size: u64, what: String| DirVerifyError::Checkpoint {
-            position,
-            size,
-            what,
-        };
-        let cp = SignedCheckpoint::open(bytes, origin, &[verifier])
-            .map_err(|e| fail(0, e.to_string()))?;
+    for (position, cp) in &checkpoints {
         let size = cp.checkpoint().size();
-        if size > state.size {
-            return Err(fail(
-                size,
-                format!(
-                    "covers more entries than the log holds ({}): truncated or rolled back",
-                    state.size
-                ),
-            ));
-        }
-        let at = tree_root(&tree, size).map_err(|e| fail(size, e.to_string()))?;
-        if &at != cp.checkpoint().root() {
-            return Err(fail(
-                size,
-                "the tree at this size has another root: the log was rewritten".into(),
-            ));
-        }
-        Ok(size)
-    };
-    let history = checkpoints::all(dir).map_err(|e| VerifyError::Io {
-        what: "reading the checkpoint history".into(),
-        source: e,
-    })?;
-    let mut latest = None;
-    for (position, bytes) in history.iter().enumerate() {
-        let size = check(Some(position), bytes)?;
-        if latest.is_some_and(|l| size < l) {
+        let at = computed.iter().find(|(s, _)| *s == size).map(|(_, r)| *r);
+        if at.as_ref() != Some(cp.checkpoint().root()) {
             return Err(DirVerifyError::Checkpoint {
-                position: Some(position),
+                position: *position,
                 size,
-                what: "smaller than an earlier checkpoint".into(),
+                what: "the tree at this size has another root: the log was rewritten".into(),
             });
         }
-        latest = Some(size);
-    }
-    if latest.is_none() && state.size > 0 {
-        return Err(DirVerifyError::Checkpoint {
-            position: None,
-            size: state.size,
-            what: "the log has no signed checkpoint".into(),
-        });
-    }
-    if let Some(bytes) = trusted {
-        check(None, bytes)?;
     }
     Ok(VerifyReport {
         size: state.size,
         root,
         full,
-        checkpoints: history.len() + usize::from(trusted.is_some()),
+        checkpoints: checkpoints.len(),
         latest_checkpoint: latest,
     })
 }

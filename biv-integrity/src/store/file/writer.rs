@@ -59,6 +59,8 @@ pub(crate) struct Committed {
     pub(crate) checkpoint: Option<SignedCheckpoint>,
     /// Checkpoints the anchor could not take.
     pub(crate) anchor_failures: u64,
+    /// Checkpoints that could not be signed or recorded.
+    pub(crate) checkpoint_failures: u64,
 }
 
 /// What the writer is asked to do.
@@ -106,10 +108,17 @@ const DERIVED_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 
 impl Writer {
     pub(crate) fn run(mut self, rx: Receiver<Message>) {
-        while let Ok(first) = rx.recv() {
+        loop {
+            // Wake up at least once per checkpoint interval, so an idle log still gets its last
+            // batch signed.
+            let first = match rx.recv_timeout(self.policy.interval) {
+                Ok(message) => Some(message),
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             let mut batch = Vec::new();
             let mut asked = Vec::new();
-            let mut next = Some(first);
+            let mut next = first;
             while let Some(message) = next.take() {
                 match message {
                     Message::Append(r) => batch.push(r),
@@ -126,6 +135,13 @@ impl Writer {
                 || self.levels.size() - self.last_checkpoint_size() >= self.policy.every;
             if !asked.is_empty() || due {
                 let result = self.checkpoint();
+                if result.is_err() {
+                    let mut committed = self
+                        .committed
+                        .write()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    committed.checkpoint_failures += 1;
+                }
                 for reply in asked {
                     let _ = reply.try_send(result.clone());
                 }
@@ -177,9 +193,13 @@ impl Writer {
             .key
             .sign(size, Hash::from_bytes(self.levels.root()))
             .map_err(|e| e.to_string())?;
-        self.history
-            .append(&signed.to_bytes())
-            .map_err(|e| format!("recording the checkpoint: {e}"))?;
+        if let Err(e) = self.history.append(&signed.to_bytes()) {
+            // After a failed write or fsync the history's state is unknown: stop, like a failed
+            // segment write, rather than append unsigned entries indefinitely.
+            let why = format!("recording a checkpoint failed: {e}");
+            self.poisoned = Some(why.clone());
+            return Err(why);
+        }
         let anchored = self
             .policy
             .anchor
@@ -295,6 +315,7 @@ impl Writer {
             size,
             root: hex(&root),
             segments,
+            derived: self.derived,
             ..TreeState::empty(&root)
         };
         state.store(&self.dir)?;

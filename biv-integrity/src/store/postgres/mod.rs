@@ -151,6 +151,8 @@ pub struct PgLog {
     tx: mpsc::Sender<Request>,
     /// Fires when the writer has stopped (after its final checkpoint).
     stopped: tokio::sync::oneshot::Receiver<()>,
+    /// Verifies the log's checkpoints.
+    key: CheckpointKey,
 }
 
 impl std::fmt::Debug for Request {
@@ -195,6 +197,7 @@ impl PgLog {
     ) -> Result<PgLog, PgLogError> {
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stopped_tx, stopped) = tokio::sync::oneshot::channel();
+        let verifying_key = key.clone();
         let (conninfo_owned, log_id_owned, opts) =
             (conninfo.to_owned(), log_id.to_owned(), options.clone());
         let spawned = std::thread::Builder::new()
@@ -238,6 +241,7 @@ impl PgLog {
             reader: Arc::new(reader),
             tx,
             stopped,
+            key: verifying_key,
         })
     }
 
@@ -368,13 +372,54 @@ impl PgLog {
     }
 
     /// Re-hashes every entry, checks each against its stored leaf hash and the event format,
-    /// rebuilds the tree and compares the root: the `verify --full` of this store.
+    /// rebuilds the tree, and compares the roots recomputed from the entries with every signed
+    /// checkpoint and with the stored root: the `verify --full` of this store. Stored tree nodes,
+    /// leaf hashes and the state row are not trusted.
     ///
     /// # Errors
     /// [`PgLogError::Corrupt`] with the first failing index, or [`PgLogError::RootMismatch`].
     pub async fn verify_full(&self) -> Result<u64, PgLogError> {
+        // Checkpoints first, then the state: only committed states are signed.
+        let rows = self
+            .reader
+            .query(
+                "SELECT size, note FROM biv_audit_checkpoints WHERE log_id = $1 ORDER BY size",
+                &[&self.log_id],
+            )
+            .await
+            .map_err(db)?;
+        let mut checkpoints = Vec::new();
+        for row in rows {
+            let note: Vec<u8> = row.get(1);
+            let cp = self.key.open(&note).map_err(|e| {
+                PgLogError::Checkpoint(format!("a stored checkpoint does not verify: {e}"))
+            })?;
+            checkpoints.push(cp);
+        }
         let (size, root) = self.size_and_root().await?;
+        if size > 0 && checkpoints.is_empty() {
+            return Err(PgLogError::Checkpoint(format!(
+                "the log has {size} entries but no signed checkpoint"
+            )));
+        }
+        let mut pending = checkpoints.iter().peekable();
+        let mut check_at = |border: &CompactRange| -> Result<(), PgLogError> {
+            while let Some(cp) = pending.peek() {
+                let at = cp.checkpoint().size();
+                if at > border.size() {
+                    break;
+                }
+                if at == border.size() && border.root() != *cp.checkpoint().root() {
+                    return Err(PgLogError::Checkpoint(format!(
+                        "the entries re-hashed up to size {at} do not have the signed root: the log was rewritten"
+                    )));
+                }
+                pending.next();
+            }
+            Ok(())
+        };
         let mut border = CompactRange::new();
+        check_at(&border)?;
         let mut next = 0u64;
         while next < size {
             let from = i64::try_from(next).unwrap_or(i64::MAX);
@@ -420,8 +465,14 @@ impl PgLog {
                     index: idx,
                     what: e.to_string(),
                 })?;
+                check_at(&border)?;
                 next += 1;
             }
+        }
+        if pending.peek().is_some() {
+            return Err(PgLogError::Checkpoint(format!(
+                "a signed checkpoint covers more entries than the log holds ({size}): truncated or rolled back"
+            )));
         }
         if border.root().to_bytes() != root {
             return Err(PgLogError::RootMismatch { size });
