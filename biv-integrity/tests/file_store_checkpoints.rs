@@ -240,3 +240,38 @@ fn an_auditor_checks_an_offline_proof_with_only_the_verifier_key() {
     assert!(parsed.verify_entry(ORIGIN, &[&auditor], &forged).is_err());
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+#[test]
+fn the_directory_anchor_refuses_a_second_root_for_a_size_it_holds() {
+    use biv_integrity::store::CheckpointAnchor;
+    use biv_integrity::tlog::{Checkpoint, Hash};
+    let anchor_dir = dir("anchor-fork");
+    let anchor = DirectoryAnchor::new(&anchor_dir);
+    let signer = Ed25519Signer::from_seed(ORIGIN, &[9; 32]).unwrap();
+    let a = Checkpoint::new(ORIGIN, 6, Hash::from_bytes([1; 32]))
+        .unwrap()
+        .sign(&[&signer])
+        .unwrap();
+    let b = Checkpoint::new(ORIGIN, 6, Hash::from_bytes([2; 32]))
+        .unwrap()
+        .sign(&[&signer])
+        .unwrap();
+    let later = Checkpoint::new(ORIGIN, 9, Hash::from_bytes([3; 32]))
+        .unwrap()
+        .sign(&[&signer])
+        .unwrap();
+    anchor.publish(&a).unwrap();
+    assert!(
+        anchor.publish(&b).is_err(),
+        "a second root for size 6 is a fork"
+    );
+    assert_eq!(
+        anchor.latest().unwrap().unwrap(),
+        a.to_bytes(),
+        "the evidence stays"
+    );
+    anchor.publish(&later).unwrap();
+    anchor.publish(&a).unwrap(); // an older one never replaces a newer one
+    assert_eq!(anchor.latest().unwrap().unwrap(), later.to_bytes());
+    std::fs::remove_dir_all(&anchor_dir).unwrap();
+}

@@ -401,3 +401,52 @@ async fn checkpoints_are_signed_and_a_rewound_log_is_refused() {
         other => panic!("expected the rewound log to be refused, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn a_disabled_append_only_trigger_refuses_to_connect() {
+    // In a database of its own: the other tests run in parallel and need the triggers.
+    let admin = admin().await;
+    let db = format!("biv_trigger_{}", std::process::id());
+    admin
+        .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin
+        .batch_execute(&format!("CREATE DATABASE {db}"))
+        .await
+        .unwrap();
+    let base = servers::postgres_url();
+    let url = format!("{}/{db}", &base[..base.rfind('/').unwrap()]);
+    let id = unique_log_id("trigger");
+    let log = PgLog::connect(&url, &id, key(), PgLogOptions::default())
+        .await
+        .unwrap();
+    log.close().await;
+    let (owner, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    owner
+        .batch_execute("ALTER TABLE biv_audit_nodes DISABLE TRIGGER biv_audit_nodes_append_only")
+        .await
+        .unwrap();
+    match PgLog::connect(&url, &id, key(), PgLogOptions::default()).await {
+        Err(PgLogError::NotAppendOnly(why)) => assert!(
+            why.contains("biv_audit_nodes_append_only is disabled"),
+            "{why}"
+        ),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    owner
+        .batch_execute("ALTER TABLE biv_audit_nodes ENABLE TRIGGER biv_audit_nodes_append_only")
+        .await
+        .unwrap();
+    let log = PgLog::connect(&url, &id, key(), PgLogOptions::default())
+        .await
+        .unwrap();
+    log.close().await;
+    drop(owner);
+    admin
+        .batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)"))
+        .await
+        .unwrap();
+}

@@ -138,11 +138,24 @@ impl DirectoryAnchor {
 impl CheckpointAnchor for DirectoryAnchor {
     fn publish(&self, checkpoint: &SignedCheckpoint) -> Result<(), BackendError> {
         std::fs::create_dir_all(&self.dir).map_err(BackendError::new)?;
-        if let Some(current) = self.latest()?
-            && let Ok(current) = SignedCheckpoint::parse(&current)
-            && current.checkpoint().size() > checkpoint.checkpoint().size()
-        {
-            return Ok(());
+        if let Some(bytes) = self.latest()? {
+            let current = SignedCheckpoint::parse(&bytes).map_err(|e| {
+                BackendError::msg(format!("the anchor holds an unreadable checkpoint: {e}"))
+            })?;
+            let (held, new) = (current.checkpoint(), checkpoint.checkpoint());
+            if held.origin() == new.origin()
+                && held.size() == new.size()
+                && held.root() != new.root()
+            {
+                // Two different roots for one size: a fork. Keep the evidence, refuse the new one.
+                return Err(BackendError::msg(format!(
+                    "the anchor holds another root for size {}: the log forked",
+                    new.size()
+                )));
+            }
+            if held.size() > new.size() {
+                return Ok(());
+            }
         }
         super::file::write_atomically(&self.dir.join("checkpoint"), &checkpoint.to_bytes())
             .map_err(BackendError::new)

@@ -124,6 +124,9 @@ pub enum PgLogError {
     /// A signed checkpoint does not verify, or the stored tree does not match it.
     #[error("{0}")]
     Checkpoint(String),
+    /// An append-only trigger is missing or disabled: the tables are not protected.
+    #[error("the audit tables are not append-only: {0}")]
+    NotAppendOnly(String),
     /// A proof could not be planned (bad index or sizes).
     #[error(transparent)]
     Proof(#[from] ProofError),
@@ -580,6 +583,50 @@ async fn newest_checkpoint(client: &Client, log_id: &str) -> Result<Option<Vec<u
         .map(|row| row.get::<_, Vec<u8>>(0)))
 }
 
+/// The triggers that make the tables append-only; connecting refuses when one is missing or
+/// disabled (a table owner or superuser may have dropped or switched one off).
+const APPEND_ONLY_TRIGGERS: [&str; 9] = [
+    "biv_audit_entries_append_only",
+    "biv_audit_entries_no_truncate",
+    "biv_audit_nodes_append_only",
+    "biv_audit_nodes_no_truncate",
+    "biv_audit_state_no_delete",
+    "biv_audit_state_no_truncate",
+    "biv_audit_state_only_grows",
+    "biv_audit_checkpoints_append_only",
+    "biv_audit_checkpoints_no_truncate",
+];
+
+async fn check_triggers(client: &Client) -> Result<(), PgLogError> {
+    let rows = client
+        .query(
+            "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+             WHERE c.relname IN ('biv_audit_entries', 'biv_audit_nodes', 'biv_audit_state', 'biv_audit_checkpoints')
+               AND NOT t.tgisinternal",
+            &[],
+        )
+        .await
+        .map_err(db)?;
+    for name in APPEND_ONLY_TRIGGERS {
+        let found = rows.iter().find(|r| r.get::<_, String>(0) == name);
+        match found {
+            None => {
+                return Err(PgLogError::NotAppendOnly(format!(
+                    "trigger {name} is missing"
+                )));
+            }
+            // 'O' = fires in normal sessions ('D' disabled, 'R'/'A' replica-only or always).
+            Some(r) if r.get::<_, i8>(1) as u8 != b'O' && r.get::<_, i8>(1) as u8 != b'A' => {
+                return Err(PgLogError::NotAppendOnly(format!(
+                    "trigger {name} is disabled"
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
 /// On connect: the newest checkpoint (the log's own, then the anchor's) must verify and match
 /// the stored tree; a log without one gets its first.
 async fn check_checkpoints(
@@ -657,6 +704,7 @@ async fn start(
     )
     .await
     .map_err(db)?;
+    check_triggers(&reader).await?;
     let last_checkpoint =
         check_checkpoints(&reader, log_id, &key, options.anchor.as_deref()).await?;
     let writer_client = connect(conninfo).await?;
