@@ -450,3 +450,57 @@ async fn a_disabled_append_only_trigger_refuses_to_connect() {
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn a_forged_state_row_is_never_signed_and_stops_the_log() {
+    let id = unique_log_id("forged-state");
+    let every =
+        || PgLogOptions::default().with_checkpoints(std::time::Duration::from_secs(3600), 1);
+    let log = PgLog::connect(&servers::postgres_url(), &id, key(), every())
+        .await
+        .unwrap();
+    for n in 0..4 {
+        log.append(&event(n, 7)).await.unwrap();
+    }
+    // Signing follows the commit; wait (bounded) for the checkpoint at 4.
+    let mut signed_size = 0;
+    for _ in 0..100 {
+        signed_size = log
+            .latest_checkpoint()
+            .await
+            .unwrap()
+            .map_or(0, |c| c.checkpoint().size());
+        if signed_size == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(signed_size, 4);
+    // The application role may update the state row: it replaces the compact range (border)
+    // with hashes of its choosing, so new nodes would hang off a forged tree.
+    let admin = admin().await;
+    admin
+        .execute(
+            "UPDATE biv_audit_state SET border = decode(repeat('ab', 32), 'hex') WHERE log_id = $1",
+            &[&id],
+        )
+        .await
+        .unwrap();
+    // The next commit goes through, but its checkpoint is refused, and the log stops.
+    let _ = log.append(&event(4, 7)).await;
+    assert!(matches!(
+        log.append(&event(5, 7)).await,
+        Err(AuditAppendError::Backend(_))
+    ));
+    assert_eq!(
+        log.latest_checkpoint()
+            .await
+            .unwrap()
+            .unwrap()
+            .checkpoint()
+            .size(),
+        4,
+        "nothing forged was signed"
+    );
+}

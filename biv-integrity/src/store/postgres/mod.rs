@@ -721,12 +721,14 @@ async fn start(
         lock_key,
         max_batch: options.max_batch.max(1),
         statements,
+        poisoned: None,
         checkpoints: writer::Checkpointing {
             key,
             interval: options.checkpoint_interval,
             every: options.checkpoint_every.max(1),
             anchor: options.anchor.clone(),
             last_size: last_checkpoint.as_ref().map(|c| c.checkpoint().size()),
+            last_root: last_checkpoint.as_ref().map(|c| *c.checkpoint().root()),
             last_at: std::time::Instant::now(),
         },
     };

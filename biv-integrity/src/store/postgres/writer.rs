@@ -7,7 +7,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::{Client, Statement};
 
 use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey};
-use crate::tlog::{CompactRange, Hash};
+use crate::tlog::{CompactRange, Hash, consistency_plan, verify_consistency};
 
 /// One append waiting for its commit.
 pub(crate) struct Request {
@@ -24,6 +24,23 @@ pub(crate) struct PgWriter {
     pub(crate) max_batch: usize,
     pub(crate) statements: Statements,
     pub(crate) checkpoints: Checkpointing,
+    /// Set when the stored state no longer extends the last signed checkpoint: every later
+    /// append fails (fail closed) until an operator has looked.
+    pub(crate) poisoned: Option<String>,
+}
+
+/// Why a checkpoint was not signed.
+enum CheckpointFailure {
+    /// The stored state does not extend the last signed checkpoint.
+    Inconsistent(String),
+    /// Anything else (the database, the signer); retried with the next commit.
+    Other,
+}
+
+impl From<BackendError> for CheckpointFailure {
+    fn from(_: BackendError) -> Self {
+        CheckpointFailure::Other
+    }
 }
 
 /// When and with which key the writer signs checkpoints (per interval or count, never per event).
@@ -33,6 +50,7 @@ pub(crate) struct Checkpointing {
     pub(crate) every: u64,
     pub(crate) anchor: Option<std::sync::Arc<dyn CheckpointAnchor>>,
     pub(crate) last_size: Option<u64>,
+    pub(crate) last_root: Option<Hash>,
     pub(crate) last_at: std::time::Instant,
 }
 
@@ -78,8 +96,10 @@ fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> BackendErr
 impl PgWriter {
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
         // A new log gets its first checkpoint (of the empty tree) at once.
-        if self.checkpoints.last_size.is_none() {
-            let _ = self.checkpoint(true).await;
+        if self.checkpoints.last_size.is_none()
+            && let Err(CheckpointFailure::Inconsistent(why)) = self.checkpoint(true).await
+        {
+            self.poisoned = Some(why);
         }
         while let Some(first) = rx.recv().await {
             let mut batch = vec![first];
@@ -89,13 +109,27 @@ impl PgWriter {
                     Err(_) => break,
                 }
             }
+            if let Some(why) = &self.poisoned {
+                for r in batch {
+                    let _ = r
+                        .reply
+                        .send(Err(AuditAppendError::Backend(BackendError::msg(format!(
+                            "audit log refuses appends: {why}"
+                        )))));
+                }
+                continue;
+            }
             match self.commit(&batch).await {
                 Ok(results) => {
                     for (r, result) in batch.into_iter().zip(results) {
                         let _ = r.reply.send(result);
                     }
-                    // A failed checkpoint does not undo the commit; the next one retries.
-                    let _ = self.checkpoint(false).await;
+                    // A failed checkpoint does not undo the commit; the next one retries — unless
+                    // the state no longer extends what was signed.
+                    if let Err(CheckpointFailure::Inconsistent(why)) = self.checkpoint(false).await
+                    {
+                        self.poisoned = Some(why);
+                    }
                 }
                 Err(e) => {
                     let text = e.to_string();
@@ -110,12 +144,14 @@ impl PgWriter {
             }
         }
         // The final state gets a signature when the log closes.
-        let _ = self.checkpoint(true).await;
+        if self.poisoned.is_none() {
+            let _ = self.checkpoint(true).await;
+        }
     }
 
     /// Signs a checkpoint of the committed state when one is due (or `force`d) and the log grew,
     /// stores it, and publishes it to the anchor. Only committed states are signed.
-    async fn checkpoint(&mut self, force: bool) -> Result<(), BackendError> {
+    async fn checkpoint(&mut self, force: bool) -> Result<(), CheckpointFailure> {
         let row = self
             .client
             .query_one(
@@ -135,6 +171,22 @@ impl PgWriter {
         if !grown || !due {
             return Ok(());
         }
+        // Never sign a state that does not extend the last signed one: the application role can
+        // write the state row, so check it against the stored tree with a consistency proof.
+        if let (Some(last_size), Some(last_root)) = (c.last_size, c.last_root)
+            && last_size > 0
+        {
+            let plan = consistency_plan(last_size, size).map_err(backend)?;
+            let hashes = super::nodes(&self.client, &self.log_id, plan.nodes())
+                .await
+                .map_err(backend)?;
+            let proof = plan.assemble(&hashes).map_err(backend)?;
+            verify_consistency(last_size, size, &proof, &last_root, &root).map_err(|e| {
+                CheckpointFailure::Inconsistent(format!(
+                    "the stored state at size {size} does not extend the checkpoint signed at size {last_size}: {e}"
+                ))
+            })?;
+        }
         let signed = c.key.sign(size, root).map_err(backend)?;
         let size_i64 = i64::try_from(size).map_err(|_| backend("log too large"))?;
         self.client
@@ -148,6 +200,7 @@ impl PgWriter {
             let _ = anchor.publish(&signed);
         }
         c.last_size = Some(size);
+        c.last_root = Some(root);
         c.last_at = std::time::Instant::now();
         Ok(())
     }
