@@ -27,5 +27,52 @@
 //!
 //! Capabilities are injected: the pseudonym key comes from the host ([`pii::PseudonymKey`]);
 //! the crate reads no environment, file or clock of its own.
+//!
+//! # Field encryption: [`envelope`] and [`keys`]
+//!
+//! Each field of special personal data is encrypted on its own with AES-256-GCM under the data
+//! key of its data subject, bound to its [`Context`](biv_core::Context) (tenant, table, column,
+//! subject, row) and written in ciphertext format v1 (`docs/formats/ciphertext.md`): a 23-byte
+//! header (version, suite, flags, key id, nonce), the ciphertext and the tag; `bv1:` + base64url
+//! as text. [`keys::EnvelopeEncryptor`] implements biv-core's [`Encryptor`](biv_core::Encryptor):
+//! it makes one data key per (tenant, subject), wraps it under a root key-encryption key behind a
+//! [`KeyProvider`](biv_core::KeyProvider) ([`keys::LocalKeyring`] for development), keeps it in a
+//! [`keys::KeyStore`] ([`keys::MemoryKeyStore`], [`keys::FileKeyStore`]) and caches unwrapped
+//! keys (TTL, size and use limits, single-flight loading).
+//! [`shred`](keys::EnvelopeEncryptor::shred) destroys a subject's keys: its ciphertexts then fail
+//! with [`DecryptError::KeyDestroyed`](biv_core::DecryptError::KeyDestroyed). Every other
+//! failure is the one opaque [`DecryptError::Failed`](biv_core::DecryptError::Failed).
+//!
+//! ```
+//! use std::sync::Arc;
+//! use biv_confidentiality::envelope::{inspect, to_text};
+//! use biv_confidentiality::keys::{CacheConfig, EnvelopeEncryptor, KeyringPolicy, LocalKeyring, MemoryKeyStore};
+//! use biv_core::{Context, Encryptor, SystemClock};
+//!
+//! # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+//! # let dir = std::env::temp_dir().join(format!("biv-doc-lib-{}", std::process::id()));
+//! # let _ = std::fs::remove_dir_all(&dir); std::fs::create_dir_all(&dir)?;
+//! let root = LocalKeyring::create(dir.join("root.json"), "local:dev", &KeyringPolicy::from_env())?;
+//! let enc = EnvelopeEncryptor::new(Arc::new(root), Arc::new(MemoryKeyStore::new()),
+//!     Arc::new(SystemClock::new()), CacheConfig::default());
+//! let ctx = Context::new().with("tenant", "zorg-noord")?.with("table", "patients")?
+//!     .with("column", "bsn")?.with("subject", "p-7f3a")?;
+//! let stored = to_text(&enc.encrypt(b"123456782", &ctx).await?); // "bv1:AQEB…"
+//! # let ct = biv_confidentiality::envelope::from_text(&stored)?;
+//! # assert_eq!(inspect(&ct)?.plaintext_len, 9);
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! What shredding does not cover: backups of the key store still hold the subject's wrapped
+//! data keys, readable as long as the root key version that wrapped them exists. The remedy is
+//! "shred epochs": rotate the root key regularly ([`keys::LocalKeyring::rotate`]), rewrap the
+//! live data keys, and retire the old version once the backup retention has passed. Legal
+//! retention duties (WGBO, art. 17(3) GDPR) may forbid shredding; plaintext copies outside biv
+//! (exports, logs) are not reached by it.
 
+pub mod envelope;
+pub mod keys;
 pub mod pii;

@@ -23,6 +23,8 @@
 
 pub mod audit_sink;
 pub mod clock;
+pub mod encryptor;
+pub mod key_provider;
 pub mod log_sink;
 pub mod monitor;
 pub mod notifier;
@@ -188,6 +190,50 @@ macro_rules! reviewer_conformance {
                 self_approval_does_not_count,
                 verdict_lists_the_inputs,
                 rejections_give_reasons,
+            ]);
+        }
+    };
+}
+
+/// Generates the [`Encryptor`](biv_core::Encryptor) conformance tests for an implementation.
+///
+/// Requires a round trip (also of the empty plaintext), randomised ciphertexts, and the opaque
+/// [`DecryptError::Failed`](biv_core::DecryptError::Failed) for a wrong context and for every
+/// byte flip, truncation and appended byte of a sample ciphertext. The contexts carry
+/// `tenant`, `table`, `column`, `subject` and `row`.
+#[macro_export]
+macro_rules! encryptor_conformance {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
+        mod encryptor_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__conformance_tests!(encryptor, [$(#[$attr])*], $make, [
+                round_trip,
+                empty_plaintext_round_trips,
+                wrong_context_fails,
+                tampering_fails,
+                encryptions_are_randomised,
+                concurrent_use_is_safe,
+            ]);
+        }
+    };
+}
+
+/// Generates the [`KeyProvider`](biv_core::KeyProvider) conformance tests for an
+/// implementation: wrap/unwrap round trip, the KEK id and version reported, and the opaque
+/// [`UnwrapError::Failed`](biv_core::UnwrapError::Failed) for wrong associated data and a
+/// tampered or truncated blob.
+#[macro_export]
+macro_rules! key_provider_conformance {
+    ($make:expr $(, #[$attr:meta])* $(,)?) => {
+        mod key_provider_conformance {
+            #[allow(unused_imports)]
+            use super::*;
+            $crate::__conformance_tests!(key_provider, [$(#[$attr])*], $make, [
+                wrap_unwrap_round_trip,
+                reports_kek_id_and_version,
+                wrong_aad_fails,
+                tampered_blob_fails,
             ]);
         }
     };
