@@ -8,7 +8,8 @@
 //! - sample values ([`sample_event`], [`sample_log_record`], [`sample_alert`], [`sample_change`]);
 //! - conformance macros — [`audit_sink_conformance!`], [`log_sink_conformance!`],
 //!   [`notifier_conformance!`], [`clock_conformance!`], [`monitor_conformance!`],
-//!   [`redactor_conformance!`], [`reviewer_conformance!`] — that generate one test per rule of
+//!   [`redactor_conformance!`], [`reviewer_conformance!`], [`encryptor_conformance!`],
+//!   [`key_provider_conformance!`] — that generate one test per rule of
 //!   a trait's contract for any implementation (see [`conformance`]);
 //! - [`servers`]: where `cargo xtask test` started the loopback servers for server-backed tests.
 //!
