@@ -2,12 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::ProveError;
 use super::checkpoints;
 use super::levels::LevelReader;
 use super::state::TreeState;
 use super::verify::{VerifyError, read_entries};
-use crate::tlog::{Hash, consistency_proof, inclusion_proof, tree_root};
+use super::{ProveError, ReadError};
+use crate::tlog::{Hash, consistency_proof, inclusion_proof, leaf_hash, tree_root};
 
 /// A read-only view of a log directory as of its last commit. It takes no lock and changes
 /// nothing, so it works beside the running writer.
@@ -68,21 +68,49 @@ impl FileLogReader {
         Ok(tree_root(&self.tree, self.state.size)?)
     }
 
-    /// The entry at `index`, exactly the bytes that were hashed.
+    /// The entry at `index`, exactly the bytes that were hashed, checked against its stored leaf
+    /// hash.
     ///
     /// # Errors
-    /// [`VerifyError`] when the segments cannot be read or the index is past the log.
-    pub fn entry(&self, index: u64) -> Result<Vec<u8>, VerifyError> {
-        let mut found = None;
-        read_entries(&self.dir, &mut |i, bytes| {
-            if i == index {
-                found = Some(bytes.to_vec());
+    /// [`ReadError`]: past the log, unreadable, or not matching its leaf hash.
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, ReadError> {
+        if index >= self.state.size {
+            return Err(ReadError::OutOfRange {
+                index,
+                size: self.state.size,
+            });
+        }
+        let io = |source| ReadError::Io { index, source };
+        // The index and the tree are derived files: normally current, but after a crash they may
+        // lag until the writer reopens the log. Then read the entry from its segment's frames.
+        let located = std::fs::File::open(self.dir.join(super::index::INDEX_FILE))
+            .and_then(|f| super::index::read_location(&f, index))
+            .ok()
+            .and_then(|loc| {
+                let info = self.state.segments.get(loc.segment as usize)?;
+                let file =
+                    std::fs::File::open(super::segments::segment_path(&self.dir, info.first))
+                        .ok()?;
+                super::segments::read_at(&file, loc.offset, loc.len).ok()
+            });
+        let entry = match located {
+            Some(e) => e,
+            None => {
+                let mut found = None;
+                read_entries(&self.dir, &mut |i, bytes| {
+                    if i == index {
+                        found = Some(bytes.to_vec());
+                    }
+                })
+                .map_err(|e| io(std::io::Error::other(e.to_string())))?;
+                found.ok_or_else(|| io(std::io::Error::from(std::io::ErrorKind::NotFound)))?
             }
-        })?;
-        found.ok_or_else(|| VerifyError::Io {
-            what: format!("entry {index} (log size {})", self.state.size),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
-        })
+        };
+        let stored = self.tree.node(0, index).map_err(io)?;
+        if leaf_hash(&entry).to_bytes() != stored {
+            return Err(ReadError::Corrupt { index });
+        }
+        Ok(entry)
     }
 
     fn check(&self, size: u64) -> Result<(), ProveError> {
