@@ -275,3 +275,35 @@ fn the_directory_anchor_refuses_a_second_root_for_a_size_it_holds() {
     assert_eq!(anchor.latest().unwrap().unwrap(), later.to_bytes());
     std::fs::remove_dir_all(&anchor_dir).unwrap();
 }
+
+/// An anchor that never answers in time (a stuck network mount).
+#[derive(Debug)]
+struct HungAnchor;
+
+impl biv_integrity::store::CheckpointAnchor for HungAnchor {
+    fn publish(&self, _checkpoint: &SignedCheckpoint) -> Result<(), biv_core::BackendError> {
+        std::thread::sleep(Duration::from_secs(5));
+        Ok(())
+    }
+    fn latest(&self) -> Result<Option<Vec<u8>>, biv_core::BackendError> {
+        Ok(None)
+    }
+}
+
+#[test]
+fn a_hung_anchor_does_not_stall_appends() {
+    let d = dir("hung-anchor");
+    let options = FileLogOptions::default()
+        .with_checkpoints(Duration::from_secs(3600), 1)
+        .with_anchor(Arc::new(HungAnchor))
+        .with_append_timeout(Duration::from_secs(2));
+    let log = FileLog::create(&d, key(), options).unwrap();
+    for n in 0..20 {
+        // Each append triggers a checkpoint; publishing it hangs on its own thread.
+        log.append_blocking(&sample_event(n))
+            .expect("appends go on while the anchor hangs");
+    }
+    assert_eq!(log.checkpoint_now().unwrap().checkpoint().size(), 20);
+    drop(log);
+    std::fs::remove_dir_all(&d).unwrap();
+}

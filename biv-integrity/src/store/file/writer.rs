@@ -16,9 +16,10 @@ use super::checkpoints::History;
 use super::frame::{HEADER_BYTES, encode_frame};
 use super::index::{Index, Location};
 use super::levels::LevelWriter;
+use super::publisher::Publisher;
 use super::segments::ActiveSegment;
 use super::state::{TreeState, hex};
-use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey};
+use crate::store::checkpoint_key::CheckpointKey;
 use crate::tlog::{Hash, SignedCheckpoint};
 
 /// One append waiting for its commit.
@@ -78,7 +79,6 @@ pub(crate) struct CheckpointPolicy {
     pub(crate) key: CheckpointKey,
     pub(crate) interval: std::time::Duration,
     pub(crate) every: u64,
-    pub(crate) anchor: Option<Arc<dyn CheckpointAnchor>>,
 }
 
 pub(crate) struct Writer {
@@ -101,6 +101,8 @@ pub(crate) struct Writer {
     pub(crate) history: History,
     pub(crate) last_checkpoint: Option<SignedCheckpoint>,
     pub(crate) last_checkpoint_at: std::time::Instant,
+    /// Publishes checkpoints to the anchor off the writer thread.
+    pub(crate) publisher: Option<Publisher>,
 }
 
 /// How often the derived files are synced; a crash replays at most this much from the segments.
@@ -200,11 +202,9 @@ impl Writer {
             self.poisoned = Some(why.clone());
             return Err(why);
         }
-        let anchored = self
-            .policy
-            .anchor
-            .as_ref()
-            .is_none_or(|a| a.publish(&signed).is_ok());
+        if let Some(publisher) = &self.publisher {
+            publisher.publish(signed.clone());
+        }
         self.last_checkpoint = Some(signed.clone());
         self.last_checkpoint_at = std::time::Instant::now();
         let mut committed = self
@@ -212,9 +212,7 @@ impl Writer {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         committed.checkpoint = Some(signed.clone());
-        if !anchored {
-            committed.anchor_failures += 1;
-        }
+        committed.anchor_failures = self.publisher.as_ref().map_or(0, Publisher::failures);
         Ok(signed)
     }
 
