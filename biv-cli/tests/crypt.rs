@@ -191,3 +191,65 @@ fn bad_arguments_and_production_exit_2() {
     assert!(text(&out.stderr).contains("HSM"), "{}", text(&out.stderr));
     assert!(!prod.join("root.json").exists());
 }
+
+#[test]
+fn index_prints_the_blind_index_value_of_the_known_answer_vector() {
+    // Vector 1 of docs/formats/blind-index-vectors.json.
+    let vectors: Vec<serde_json::Value> =
+        serde_json::from_str(include_str!("../../docs/formats/blind-index-vectors.json"))
+            .expect("vectors");
+    let v = &vectors[0];
+    let dir = std::env::temp_dir().join(format!("biv-cli-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let key_file = dir.join("index.key");
+    std::fs::write(&key_file, v["root_key_hex"].as_str().expect("hex")).expect("key file");
+    let context = format!(
+        "tenant={},table={},column={}",
+        v["tenant"].as_str().unwrap(),
+        v["table"].as_str().unwrap(),
+        v["column"].as_str().unwrap()
+    );
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_biv"))
+        .args([
+            "crypt",
+            "index",
+            "--root-key-file",
+            key_file.to_str().unwrap(),
+            "--version",
+            "1",
+            "--context",
+            &context,
+        ])
+        .args([
+            "--name",
+            v["name"].as_str().unwrap(),
+            "--normalizer",
+            "bsn",
+            "--bits",
+            "32",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("biv runs");
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{}\n", v["values"][0].as_str().unwrap()).as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("biv finishes");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        v["expected"].as_str().unwrap()
+    );
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

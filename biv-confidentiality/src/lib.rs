@@ -28,6 +28,19 @@
 //! Capabilities are injected: the pseudonym key comes from the host ([`pii::PseudonymKey`]);
 //! the crate reads no environment, file or clock of its own.
 //!
+//! # Access decisions: [`access`]
+//!
+//! [`access::GuardedDecryptor`] decides before decrypting ([`access::AccessPolicy`]: role, purpose,
+//! treatment relation, break-glass with a stated reason), records every read as a NEN 7513 event
+//! through an [`AuditSink`](biv_core::AuditSink) and returns plaintext only once that record is
+//! durable; break-glass is flagged and alerted.
+//!
+//! # Blind indexes: [`blind_index`]
+//!
+//! Equality search over encrypted columns: a truncated HMAC of the normalised value under a key
+//! derived per (tenant, table, column, index) — see [`blind_index::BlindIndex`] and
+//! `docs/formats/blind-index.md`.
+//!
 //! # Field encryption: [`envelope`] and [`keys`]
 //!
 //! Each field of special personal data is encrypted on its own with AES-256-GCM under the data
@@ -73,6 +86,8 @@
 //! retention duties (WGBO, art. 17(3) GDPR) may forbid shredding; plaintext copies outside biv
 //! (exports, logs) are not reached by it.
 
+pub mod access;
+pub mod blind_index;
 pub mod envelope;
 pub mod keys;
 pub mod pii;

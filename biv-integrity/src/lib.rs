@@ -11,11 +11,13 @@
 //! | [`audit`] | the canonical form of an audit entry |
 //! | [`store`] | where entries and the tree live |
 //! | [`report`] | the NEN 7513 patient access report |
+//! | [`review`] | six-eyes review decided from raw GitHub payloads, and repository settings findings |
 //!
 //! Byte formats are specified under `docs/formats/` (`checkpoint.md`, `tlog-proof.md`) and tested
 //! against the upstream vectors of transparency-dev/merkle, golang.org/x/mod/sumdb/note and C2SP.
 
 pub mod audit;
 pub mod report;
+pub mod review;
 pub mod store;
 pub mod tlog;

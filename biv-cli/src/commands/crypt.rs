@@ -56,6 +56,30 @@ enum CryptCommand {
     Decrypt(KeyArgs),
     /// Print a ciphertext's header (version, suite, key id, length) as JSON; needs no key
     Inspect,
+    /// Print the blind-index value of the value on standard input (docs/formats/blind-index.md)
+    Index(IndexArgs),
+}
+
+#[derive(Debug, Args)]
+struct IndexArgs {
+    /// File holding the root index key as 64 hex digits (never given on the command line)
+    #[arg(long, value_name = "FILE")]
+    root_key_file: PathBuf,
+    /// The root key's version
+    #[arg(long, default_value_t = 1)]
+    version: u32,
+    /// Where the index lives: tenant=…,table=…,column=…
+    #[arg(long, value_name = "NAME=VALUE,...")]
+    context: String,
+    /// The index's name
+    #[arg(long)]
+    name: String,
+    /// How the value is normalised: exact, trim, bsn, email_lower, digits, last4
+    #[arg(long, default_value = "exact")]
+    normalizer: String,
+    /// Bits kept (1-256)
+    #[arg(long, default_value_t = 32)]
+    bits: u32,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +114,7 @@ pub(crate) fn run(args: &CryptArgs) -> Exit {
         CryptCommand::Encrypt(a) => ("encrypt", encrypt(a)),
         CryptCommand::Decrypt(a) => ("decrypt", decrypt(a)),
         CryptCommand::Inspect => ("inspect", inspect_stdin()),
+        CryptCommand::Index(a) => ("index", blind_index(a)),
     };
     match result {
         Ok(()) => Exit::Ok,
@@ -220,4 +245,48 @@ fn inspect_stdin() -> Result<(), Failure> {
         "plaintext_len": info.plaintext_len,
     });
     write_stdout(format!("{json}\n").as_bytes())
+}
+
+fn blind_index(args: &IndexArgs) -> Result<(), Failure> {
+    use biv_confidentiality::blind_index::{BlindIndex, IndexRootKey, IndexSpec, Normalizer};
+    let ctx = parse_context(&args.context)?;
+    let part = |name: &str| {
+        ctx.get(name)
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .ok_or_else(|| usage(format!("--context needs {name}=…")))
+    };
+    let normalizer: Normalizer =
+        serde_json::from_value(serde_json::Value::String(args.normalizer.clone()))
+            .map_err(|_| usage(format!("--normalizer: unknown `{}`", args.normalizer)))?;
+    let spec = IndexSpec::new(
+        &part("tenant")?,
+        &part("table")?,
+        &part("column")?,
+        &args.name,
+        normalizer,
+        args.bits,
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    let hex = Zeroizing::new(
+        std::fs::read_to_string(&args.root_key_file)
+            .map_err(|e| usage(format!("{}: {e}", args.root_key_file.display())))?,
+    );
+    let hex = hex.trim();
+    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(usage("the root key file must hold 64 hex digits"));
+    }
+    let key: Vec<u8> = (0..64)
+        .step_by(2)
+        .filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect();
+    let root = IndexRootKey::new(args.version, biv_core::SecretBytes::new(key))
+        .map_err(|e| usage(e.to_string()))?;
+    let index = BlindIndex::new(&root, &spec).map_err(|e| usage(e.to_string()))?;
+    let input = read_stdin()?;
+    let value = std::str::from_utf8(&input).map_err(|_| usage("the value is not UTF-8"))?;
+    let value = value.strip_suffix('\n').unwrap_or(value);
+    let out = index
+        .compute(value)
+        .map_err(|e| Failure(Exit::CheckFailed, e.to_string()))?;
+    write_stdout(format!("{out}\n").as_bytes())
 }

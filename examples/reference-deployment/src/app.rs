@@ -3,6 +3,7 @@
 //! | request         | response                                                          |
 //! |-----------------|-------------------------------------------------------------------|
 //! | `GET /`         | `200`, `application/json`: an [`About`] document                 |
+//! | `GET /health`, `/health/live`, `/health/ready`, `/health/startup` | `200` (pass, warn) or `503` (fail), `application/health+json` (docs/formats/health-json.md) |
 //! | other method on `/` | `405`, `application/json`: an [`ErrorBody`]                  |
 //! | any other path  | `404`, `application/json`: an [`ErrorBody`]                       |
 
@@ -11,6 +12,7 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use biv_availability::health::{HealthRegistry, health_router};
 use serde::Serialize;
 
 /// What `GET /` says biv is.
@@ -20,16 +22,19 @@ pub const DESCRIPTION: &str = "biv puts the Dutch BIV model (Beschikbaarheid, In
     controls wired in.";
 
 /// What `GET /` says about the wiring so far.
-pub const CONTROLS_NOTE: &str = "None of the pillar controls is wired into this service yet; \
-    each is listed as planned until a release wires it in.";
+pub const CONTROLS_NOTE: &str = "Health checks and probes are wired in (/health, /health/live, \
+    /health/ready, /health/startup); every other control is listed as planned until a release \
+    wires it in.";
 
-/// Builds the router of the reference deployment.
+/// Builds the router of the reference deployment, answering the health routes from `health`'s
+/// cache.
 ///
-/// The router holds no state and needs no external server, so it can be served as is or driven
-/// in-process (for example with `tower::ServiceExt::oneshot`).
-pub fn router() -> Router {
+/// It needs no external server, so it can be served as is or driven in-process (for example
+/// with `tower::ServiceExt::oneshot`).
+pub fn router(health: HealthRegistry) -> Router {
     Router::new()
         .route("/", get(about_handler))
+        .merge(health_router(health))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }
@@ -78,6 +83,8 @@ pub enum Pillar {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ControlStatus {
+    /// Wired into this service.
+    Wired,
     /// Not wired in yet; a later release wires it in.
     Planned,
 }
@@ -92,6 +99,9 @@ pub struct ErrorBody {
     /// What went wrong, for people.
     pub message: &'static str,
 }
+
+/// The control wired into this service (the first entry of [`CONTROLS`]).
+const WIRED: [&str; 1] = ["health checks and probes (application/health+json)"];
 
 /// The pillar controls biv provides (DESIGN.md, "What each pillar gives the host").
 const CONTROLS: [(Pillar, &str); 19] = [
@@ -150,14 +160,22 @@ pub fn about() -> About {
         .map(|&(pillar, control)| Control {
             pillar,
             control,
-            status: ControlStatus::Planned,
+            status: if WIRED.contains(&control) {
+                ControlStatus::Wired
+            } else {
+                ControlStatus::Planned
+            },
         })
         .collect();
+    let wired = controls
+        .iter()
+        .filter(|c| c.status == ControlStatus::Wired)
+        .count();
     About {
         name: env!("CARGO_PKG_NAME"),
         version: env!("CARGO_PKG_VERSION"),
         description: DESCRIPTION,
-        wired: 0,
+        wired,
         note: CONTROLS_NOTE,
         controls,
     }
@@ -196,9 +214,9 @@ mod tests {
     use super::{ControlStatus, Pillar, about};
 
     #[test]
-    fn every_pillar_has_planned_controls_and_none_is_wired() {
+    fn every_pillar_has_controls_and_only_health_is_wired() {
         let about = about();
-        assert_eq!(about.wired, 0);
+        assert_eq!(about.wired, 1);
         for pillar in [
             Pillar::Availability,
             Pillar::Integrity,
@@ -209,11 +227,13 @@ mod tests {
                 "{pillar:?}"
             );
         }
-        assert!(
-            about
-                .controls
-                .iter()
-                .all(|c| c.status == ControlStatus::Planned)
-        );
+        let wired: Vec<_> = about
+            .controls
+            .iter()
+            .filter(|c| c.status == ControlStatus::Wired)
+            .collect();
+        assert_eq!(wired.len(), 1);
+        assert_eq!(wired[0].pillar, Pillar::Availability);
+        assert!(wired[0].control.starts_with("health checks"));
     }
 }

@@ -1,6 +1,7 @@
 //! Command-line and environment configuration of `biv-reference`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::Parser;
 
@@ -9,6 +10,18 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
 /// The environment variable that sets the listen address; `--listen` wins over it.
 pub const LISTEN_ENV: &str = "BIV_LISTEN";
+
+/// The environment variable that sets the data directory; `--data-dir` wins over it.
+pub const DATA_DIR_ENV: &str = "BIV_DATA_DIR";
+
+/// The environment variable that sets the drain grace; `--drain-grace-ms` wins over it.
+pub const DRAIN_GRACE_ENV: &str = "BIV_DRAIN_GRACE_MS";
+
+/// The data directory when neither `--data-dir` nor `BIV_DATA_DIR` is given:
+/// `<temp dir>/biv-reference`.
+pub fn default_data_dir() -> PathBuf {
+    std::env::temp_dir().join("biv-reference")
+}
 
 /// The configuration of `biv-reference`, read from the command line and the environment.
 #[derive(Debug, Clone, Parser)]
@@ -23,6 +36,14 @@ pub struct Config {
     /// The IP address and port to listen on; port 0 picks a free port (the real one is logged).
     #[arg(long, value_name = "ADDR", env = LISTEN_ENV, default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+    /// The data directory (created if missing); the health checks require it to be writable and
+    /// its file system to have free space.
+    #[arg(long, value_name = "DIR", env = DATA_DIR_ENV, default_value_os_t = default_data_dir())]
+    pub data_dir: PathBuf,
+    /// How long readiness fails before the server stops accepting after SIGINT or SIGTERM, in
+    /// milliseconds, so load balancers stop routing here first.
+    #[arg(long, value_name = "MS", env = DRAIN_GRACE_ENV, default_value_t = 5000)]
+    pub drain_grace_ms: u64,
 }
 
 #[cfg(test)]

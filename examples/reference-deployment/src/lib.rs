@@ -3,35 +3,40 @@
 //!
 //! biv puts the Dutch BIV model (*Beschikbaarheid, Integriteit, Vertrouwelijkheid*: availability,
 //! integrity, confidentiality) into code that a host application embeds. This crate is such a
-//! host. In this release it wires in none of the pillar controls yet: `GET /` says so, and lists
-//! every control as *planned* with its pillar. Later releases wire them in one at a time.
+//! host. In this release it wires in the health checks ([`health`]: `/health`, `/health/live`,
+//! `/health/ready`, `/health/startup`, with its data directory writable and free disk); `GET /`
+//! lists every control with its pillar as *wired* or *planned*. Later releases wire the others
+//! in one at a time.
 //!
 //! It runs with embedded defaults and needs no external server:
 //!
 //! ```text
 //! cargo run -p biv-reference                       # listens on 127.0.0.1:8080
-//! cargo run -p biv-reference -- --listen 0.0.0.0:9000
+//! cargo run -p biv-reference -- --listen 0.0.0.0:9000 --data-dir /var/lib/biv-reference
 //! BIV_LISTEN=127.0.0.1:0 cargo run -p biv-reference  # any free port; the real one is logged
 //! ```
 //!
 //! The binary logs `biv-reference <version>: listening on http://<address>` to stderr once the
-//! socket is bound (with the real port when asked for port 0), and shuts down gracefully on SIGINT
-//! or SIGTERM. Exit status: 0 after a clean shutdown, 1 when it cannot listen or serve, 2 for a
+//! socket is bound (with the real port when asked for port 0). On SIGINT or SIGTERM it first
+//! fails readiness for `--drain-grace-ms` (default 5000), then stops accepting and finishes the
+//! requests in flight. Exit status: 0 after a clean shutdown, 1 when it cannot listen or serve, 2 for a
 //! usage error.
 //!
 //! # Using the router in-process
 //!
-//! [`app::router`] builds the whole service, so tests (and hosts that want to embed it) can drive
-//! it without a socket:
+//! [`app::router`] builds the whole service around a health registry, so tests (and hosts that
+//! want to embed it) can drive it without a socket:
 //!
 //! ```
+//! use std::sync::Arc;
 //! use axum::body::Body;
 //! use axum::http::{Request, StatusCode};
 //! use tower::ServiceExt as _;
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let response = biv_reference::app::router()
+//! let health = biv_reference::health::registry(&std::env::temp_dir(), Arc::new(biv_core::SystemClock::new()));
+//! let response = biv_reference::app::router(health)
 //!     .oneshot(Request::get("/").body(Body::empty()).expect("a valid request"))
 //!     .await
 //!     .expect("the router is infallible");
@@ -41,4 +46,5 @@
 
 pub mod app;
 pub mod config;
+pub mod health;
 pub mod server;

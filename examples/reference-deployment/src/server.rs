@@ -2,11 +2,16 @@
 
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 
+use biv_availability::health::shutdown_after;
+use biv_core::SystemClock;
 use tokio::net::TcpListener;
 
-use crate::app;
 use crate::config::Config;
+use crate::{app, health};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +25,14 @@ pub enum ServeError {
         /// What the operating system said.
         source: io::Error,
     },
+    /// The data directory could not be created.
+    #[error("cannot create the data directory {dir}: {source}")]
+    DataDir {
+        /// The directory.
+        dir: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
     /// The handlers for SIGINT and SIGTERM could not be installed.
     #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
     Signals(#[source] io::Error),
@@ -28,15 +41,17 @@ pub enum ServeError {
     Serve(#[source] io::Error),
 }
 
-/// Runs the service until SIGINT or SIGTERM, then shuts down gracefully.
+/// Runs the service until SIGINT or SIGTERM, then shuts down gracefully: readiness fails for
+/// `config.drain_grace_ms`, then the server stops accepting and finishes the requests in flight.
 ///
 /// Logs one line to stderr once the socket is bound: `biv-reference <version>: listening on
 /// http://<address>`, with the real address (also when `config.listen` asks for port 0).
 ///
 /// # Errors
 ///
-/// [`ServeError::Listen`] when the address cannot be bound, [`ServeError::Signals`] when the signal
-/// handlers cannot be installed, [`ServeError::Serve`] when serving fails.
+/// [`ServeError::Listen`] when the address cannot be bound, [`ServeError::DataDir`] when the
+/// data directory cannot be created, [`ServeError::Signals`] when the signal handlers cannot be
+/// installed, [`ServeError::Serve`] when serving fails.
 pub async fn run(config: &Config) -> Result<(), ServeError> {
     let listener = TcpListener::bind(config.listen)
         .await
@@ -48,20 +63,29 @@ pub async fn run(config: &Config) -> Result<(), ServeError> {
         addr: config.listen,
         source,
     })?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| ServeError::DataDir {
+        dir: config.data_dir.clone(),
+        source,
+    })?;
     let signals = ShutdownSignals::install().map_err(ServeError::Signals)?;
     eprintln!(
         "{} {}: listening on http://{local}",
         env!("CARGO_PKG_NAME"),
         env!("CARGO_PKG_VERSION")
     );
-    axum::serve(listener, app::router())
-        .with_graceful_shutdown(async move {
-            let signal = signals.received().await;
-            eprintln!(
-                "{}: {signal} received, shutting down",
-                env!("CARGO_PKG_NAME")
-            );
-        })
+    let registry = health::registry(&config.data_dir, Arc::new(SystemClock::new()));
+    registry.refresh_now().await;
+    let _refresh = registry.spawn_refresh();
+    let signal = async move {
+        let signal = signals.received().await;
+        eprintln!(
+            "{}: {signal} received, shutting down",
+            env!("CARGO_PKG_NAME")
+        );
+    };
+    let drain = Duration::from_millis(config.drain_grace_ms);
+    axum::serve(listener, app::router(registry.clone()))
+        .with_graceful_shutdown(shutdown_after(registry, signal, drain))
         .await
         .map_err(ServeError::Serve)
 }

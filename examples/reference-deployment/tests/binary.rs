@@ -15,6 +15,7 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 /// A running `biv-reference`; killed on drop so a failing test leaves no process behind.
 struct Server {
     child: Child,
+    data_dir: std::path::PathBuf,
     stderr: Receiver<String>,
     addr: SocketAddr,
 }
@@ -23,7 +24,13 @@ impl Server {
     /// Starts the binary with `args` (and `BIV_LISTEN` set to `env_listen`, if given) and waits for
     /// its startup line.
     fn start(args: &[&str], env_listen: Option<&str>) -> Self {
-        let mut child = spawn(args, env_listen);
+        Self::start_with_grace(args, env_listen, "0")
+    }
+
+    /// Like [`Server::start`], with `BIV_DRAIN_GRACE_MS` set to `grace_ms`.
+    fn start_with_grace(args: &[&str], env_listen: Option<&str>, grace_ms: &str) -> Self {
+        let data_dir = data_dir();
+        let mut child = spawn_with_grace(args, env_listen, grace_ms, &data_dir);
         let stderr = stderr_lines(&mut child);
         let deadline = Instant::now() + TIMEOUT;
         loop {
@@ -42,6 +49,7 @@ impl Server {
                     .expect("the startup line carries the address");
                 return Self {
                     child,
+                    data_dir,
                     stderr,
                     addr,
                 };
@@ -74,14 +82,35 @@ impl Drop for Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        let _ = std::fs::remove_dir_all(&self.data_dir);
     }
 }
 
+/// A data directory of its own for each started binary.
+fn data_dir() -> std::path::PathBuf {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!("biv-reference-test-{}-{n}", std::process::id()))
+}
+
+/// Starts the binary for a run that must fail before it creates its data directory.
 fn spawn(args: &[&str], env_listen: Option<&str>) -> Child {
+    spawn_with_grace(args, env_listen, "0", &data_dir())
+}
+
+/// Starts the binary with `BIV_DRAIN_GRACE_MS` set to `grace_ms`.
+fn spawn_with_grace(
+    args: &[&str],
+    env_listen: Option<&str>,
+    grace_ms: &str,
+    data_dir: &std::path::Path,
+) -> Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_biv-reference"));
     command
         .args(args)
         .env_remove("BIV_LISTEN")
+        .env("BIV_DATA_DIR", data_dir)
+        .env("BIV_DRAIN_GRACE_MS", grace_ms)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -196,13 +225,16 @@ fn serves_the_about_document_and_stops_on_sigterm() {
             .as_str()
             .is_some_and(|d| d.contains("BIV model"))
     );
-    assert_eq!(about["wired"], 0);
+    assert_eq!(about["wired"], 1);
     let controls = about["controls"].as_array().expect("a list of controls");
     assert!(!controls.is_empty());
     for pillar in ["availability", "integrity", "confidentiality"] {
         assert!(controls.iter().any(|c| c["pillar"] == pillar), "{pillar}");
     }
-    assert!(controls.iter().all(|c| c["status"] == "planned"));
+    assert_eq!(
+        controls.iter().filter(|c| c["status"] == "wired").count(),
+        1
+    );
 
     let response = request(server.addr, "GET", "/patients/123456782");
     assert_eq!(response.status_line, "HTTP/1.1 404 Not Found");
@@ -220,6 +252,38 @@ fn serves_the_about_document_and_stops_on_sigterm() {
             .any(|l| l.contains("SIGTERM received, shutting down")),
         "{lines:?}"
     );
+}
+
+#[test]
+fn serves_health_and_fails_readiness_while_draining() {
+    let mut server = Server::start_with_grace(&["--listen", "127.0.0.1:0"], None, "3000");
+    let ready = request(server.addr, "GET", "/health/ready");
+    assert_eq!(ready.status_line, "HTTP/1.1 200 OK");
+    assert_eq!(
+        ready.header("content-type"),
+        Some("application/health+json")
+    );
+    let body = ready.json();
+    assert_eq!(body["checks"]["data:writable"][0]["status"], "pass");
+    assert!(body["checks"]["disk:free"][0]["observedValue"].is_number());
+
+    server.signal("TERM");
+    // During the drain grace the server still answers, but readiness fails and liveness passes.
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let ready = request(server.addr, "GET", "/health/ready");
+        if ready.status_line == "HTTP/1.1 503 Service Unavailable" {
+            assert!(ready.json()["checks"]["shutdown:draining"].is_array());
+            break;
+        }
+        assert!(Instant::now() < deadline, "readiness never failed");
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        request(server.addr, "GET", "/health/live").status_line,
+        "HTTP/1.1 200 OK"
+    );
+    assert_eq!(server.wait().code(), Some(0));
 }
 
 #[test]

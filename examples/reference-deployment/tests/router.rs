@@ -1,5 +1,7 @@
 //! Drives the router in-process with `tower::ServiceExt::oneshot`: no socket, no binary.
 
+use std::sync::Arc;
+
 use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt as _;
@@ -11,7 +13,12 @@ async fn call(method: Method, uri: &str) -> (StatusCode, Option<String>, serde_j
         .uri(uri)
         .body(Body::empty())
         .expect("a valid request");
-    let response = biv_reference::app::router()
+    let health = biv_reference::health::registry(
+        &std::env::temp_dir(),
+        Arc::new(biv_core::SystemClock::new()),
+    );
+    health.refresh_now().await;
+    let response = biv_reference::app::router(health)
         .oneshot(request)
         .await
         .expect("the router is infallible");
@@ -29,7 +36,7 @@ async fn call(method: Method, uri: &str) -> (StatusCode, Option<String>, serde_j
 }
 
 #[tokio::test]
-async fn root_describes_the_service_and_its_planned_controls() {
+async fn root_describes_the_service_and_its_controls() {
     let (status, content_type, about) = call(Method::GET, "/").await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(content_type.as_deref(), Some("application/json"));
@@ -37,7 +44,7 @@ async fn root_describes_the_service_and_its_planned_controls() {
     assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(about["description"], biv_reference::app::DESCRIPTION);
     assert_eq!(about["note"], biv_reference::app::CONTROLS_NOTE);
-    assert_eq!(about["wired"], 0);
+    assert_eq!(about["wired"], 1);
     let controls = about["controls"].as_array().expect("a list of controls");
     assert_eq!(controls.len(), biv_reference::app::about().controls.len());
     for control in controls {
@@ -47,13 +54,69 @@ async fn root_describes_the_service_and_its_planned_controls() {
             "{control}"
         );
         assert!(control["control"].as_str().is_some_and(|c| !c.is_empty()));
-        assert_eq!(control["status"], "planned");
+        let expected = if control["control"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("health checks"))
+        {
+            "wired"
+        } else {
+            "planned"
+        };
+        assert_eq!(control["status"], expected, "{control}");
     }
 }
 
 #[tokio::test]
+async fn health_routes_answer_health_json() {
+    for (uri, keys) in [
+        ("/health", &["data:writable", "disk:free"][..]),
+        ("/health/ready", &["data:writable", "disk:free"][..]),
+        ("/health/startup", &["data:writable"][..]),
+        ("/health/live", &[][..]),
+    ] {
+        let (status, content_type, body) = call(Method::GET, uri).await;
+        assert_eq!(
+            content_type.as_deref(),
+            Some("application/health+json"),
+            "{uri}"
+        );
+        let expected_status = if body["status"] == "fail" {
+            StatusCode::SERVICE_UNAVAILABLE
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(status, expected_status, "{uri}: {body}");
+        let checks: Vec<&str> = body["checks"]
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        assert_eq!(checks, keys, "{uri}");
+    }
+    let (_, _, live) = call(Method::GET, "/health/live").await;
+    assert_eq!(live["status"], "pass");
+    let (_, _, startup) = call(Method::GET, "/health/startup").await;
+    assert_eq!(startup["status"], "pass", "the temp dir is writable");
+}
+
+#[tokio::test]
+async fn an_unwritable_data_dir_fails_readiness() {
+    let missing =
+        std::env::temp_dir().join(format!("biv-reference-missing-{}", std::process::id()));
+    let health = biv_reference::health::registry(&missing, Arc::new(biv_core::SystemClock::new()));
+    health.refresh_now().await;
+    let response = biv_reference::app::router(health)
+        .oneshot(Request::get("/health/ready").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["checks"]["data:writable"][0]["status"], "fail");
+}
+
+#[tokio::test]
 async fn unknown_paths_are_404_json() {
-    for uri in ["/nope", "/health", "/a/b/c?q=1"] {
+    for uri in ["/nope", "/healthz", "/a/b/c?q=1"] {
         let (status, content_type, body) = call(Method::GET, uri).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
         assert_eq!(content_type.as_deref(), Some("application/json"), "{uri}");

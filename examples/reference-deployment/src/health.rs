@@ -1,0 +1,48 @@
+//! The health checks of the reference deployment, served at `/health`, `/health/live`,
+//! `/health/ready` and `/health/startup` (`application/health+json`).
+//!
+//! | check           | groups          | fails when                                               |
+//! |-----------------|-----------------|----------------------------------------------------------|
+//! | `data:writable` | startup, ready  | no file can be created, synced and removed in the data dir |
+//! | `disk:free`     | ready           | under 5 % of its file system is available (warns under 10 %) |
+//!
+//! Liveness has no checks: it answers `pass` as long as the process serves requests, so a
+//! dependency problem never gets the container restarted.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use biv_availability::health::{
+    CheckOptions, DiskSpaceMonitor, Group, HealthRegistry, WritableDirMonitor,
+};
+use biv_core::Clock;
+
+/// How often each check runs in the background.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The health registry for a service whose data lives in `data_dir`.
+///
+/// ```
+/// use std::sync::Arc;
+/// use biv_availability::health::Group;
+/// use biv_core::{Status, SystemClock};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// let registry = biv_reference::health::registry(&std::env::temp_dir(), Arc::new(SystemClock::new()));
+/// registry.refresh_now().await;
+/// assert_eq!(registry.report(&Group::Startup).status, Status::Pass);
+/// # });
+/// ```
+pub fn registry(data_dir: &Path, clock: Arc<dyn Clock>) -> HealthRegistry {
+    HealthRegistry::builder(clock)
+        .check(
+            WritableDirMonitor::new("data:writable", data_dir),
+            CheckOptions::new([Group::Startup, Group::Ready]).interval(CHECK_INTERVAL),
+        )
+        .check(
+            DiskSpaceMonitor::new("disk:free", data_dir).with_thresholds(10.0, 5.0),
+            CheckOptions::new([Group::Ready]).interval(CHECK_INTERVAL),
+        )
+        .build()
+}
