@@ -1,9 +1,9 @@
 //! A root key-encryption key in an HSM, used through PKCS#11 ([`cryptoki`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use biv_core::{BackendError, KeyProvider, SecretBytes, UnwrapError, WrapError, WrappedKey};
@@ -244,7 +244,8 @@ struct Versions {
 /// [`destroy_version`](Pkcs11Provider::destroy_version) destroys them (after every key wrapped
 /// under them was rewrapped: that is how old backups become unreadable, "shred epochs").
 /// A version another process created is found when first needed (unwrap) or on
-/// [`refresh`](Pkcs11Provider::refresh).
+/// [`refresh`](Pkcs11Provider::refresh), once the module sees it: SoftHSM2 2.6.1 missed such an
+/// object for good, now and then, when this process wrote to the token at the same moment.
 ///
 /// # Wrapping
 /// AES-256-GCM inside the token (`CKM_AES_GCM`), a random 12-byte IV from the OS
@@ -271,14 +272,14 @@ struct Versions {
 /// small pool (opening and logging in a new one when the pool is empty) and puts it back
 /// afterwards, so concurrent operations never share a session; a session that saw an error is
 /// closed instead. Several providers (several keys) may share one [`Pkcs11Module`] and one
-/// token. The provider never calls `C_Logout` (nor `C_Finalize`, see [`Pkcs11Module`]): PKCS#11
-/// login state belongs to the whole process, and logging out would break every other user of
-/// the token. For the same reason a wrong PIN
-/// goes unnoticed while another session of the process is logged in to the token (the module
-/// answers `CKR_USER_ALREADY_LOGGED_IN` without checking it). PKCS#11 calls are blocking and run
-/// on the calling task (microseconds on SoftHSM2; a network HSM may take milliseconds). A
-/// PKCS#11 module does not survive `fork`: create the provider in the process that uses it
-/// (after PHP-FPM forks its workers, for example).
+/// token; creating and destroying keys waits for their other operations (the module's lock).
+/// The provider never calls `C_Logout` (nor `C_Finalize`, see [`Pkcs11Module`]): PKCS#11 login
+/// state belongs to the whole process, and logging out would break every other user of the
+/// token. For the same reason a wrong PIN goes unnoticed once the process is logged in to the
+/// token (the module answers `CKR_USER_ALREADY_LOGGED_IN` without checking it). PKCS#11 calls
+/// are blocking and run on the calling task (microseconds on SoftHSM2; a network HSM may take
+/// milliseconds). A PKCS#11 module does not survive `fork`: create the provider in the process
+/// that uses it (after PHP-FPM forks its workers, for example).
 ///
 /// # Memory
 /// The PIN is zeroized on drop; unwrapped keys are returned as [`SecretBytes`]. Copies inside
@@ -322,27 +323,50 @@ pub struct Pkcs11Provider {
     max_idle_sessions: usize,
     versions: RwLock<Versions>,
     idle: Mutex<Vec<Session>>,
-    /// Serialises version changes made through this provider.
-    rotation: Mutex<()>,
+    /// The module's lock: exclusive for creating and destroying token objects.
+    objects: Arc<RwLock<()>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn find_slot(pkcs11: &Pkcs11, token_label: &str) -> Result<Slot, Pkcs11Error> {
-    let token = |e: CkError| Pkcs11Error::Token(BackendError::new(e));
+    // SoftHSM2 2.6.1 answered C_GetTokenInfo with CKR_GENERAL_ERROR now and then in our tests
+    // while another process had just changed the token; a second look succeeded.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match slots_labelled(pkcs11, token_label) {
+            Err(CkError::Pkcs11(RvError::GeneralError, _)) if attempts < 3 => continue,
+            Err(e) => return Err(Pkcs11Error::Token(BackendError::new(e))),
+            Ok(found) => {
+                return match found.as_slice() {
+                    [slot] => Ok(*slot),
+                    [] => Err(Pkcs11Error::TokenNotFound(token_label.to_owned())),
+                    _ => Err(Pkcs11Error::AmbiguousToken(token_label.to_owned())),
+                };
+            }
+        }
+    }
+}
+
+fn slots_labelled(pkcs11: &Pkcs11, token_label: &str) -> Result<Vec<Slot>, CkError> {
     let mut found = Vec::new();
-    for slot in pkcs11.get_slots_with_initialized_token().map_err(token)? {
-        if pkcs11.get_token_info(slot).map_err(token)?.label() == token_label {
+    for slot in pkcs11.get_slots_with_initialized_token()? {
+        if pkcs11.get_token_info(slot)?.label() == token_label {
             found.push(slot);
         }
     }
-    match found.as_slice() {
-        [slot] => Ok(*slot),
-        [] => Err(Pkcs11Error::TokenNotFound(token_label.to_owned())),
-        _ => Err(Pkcs11Error::AmbiguousToken(token_label.to_owned())),
-    }
+    Ok(found)
 }
 
 /// A loaded and initialised PKCS#11 module (a shared library such as
@@ -350,11 +374,22 @@ fn find_slot(pkcs11: &Pkcs11, token_label: &str) -> Result<Slot, Pkcs11Error> {
 ///
 /// **Load each module once per process and share the handle** (cloning is cheap): PKCS#11
 /// initialisation belongs to the whole process, and the library is unloaded when the last
-/// handle is dropped. Loading and dropping handles to one module from several threads made
-/// SoftHSM2 2.6.1 lose its slots mid-operation in our tests (`CKR_SLOT_ID_INVALID`, "no token");
-/// one shared handle did not. `load` initialises the module with `CKF_OS_LOCKING_OK`, and
-/// accepts a module that something else in the process initialised already. The module is
-/// never finalised (`C_Finalize`), because other users in the process may still need it.
+/// handle is dropped. With SoftHSM2 2.6.1 we observed, in tests with ten threads:
+/// - handles to one module loaded and dropped by several threads: slots lost mid-operation
+///   (`CKR_SLOT_ID_INVALID`, "no token"); one shared handle: never;
+/// - two threads creating token keys at once: `CKR_GENERAL_ERROR` (or
+///   `CKR_TEMPLATE_INCONSISTENT`) from `C_GenerateKey` in about one run in four, also when
+///   only one thread created keys while others read the token. The providers of one module
+///   therefore create and destroy keys under a lock the module holds, exclusive of every
+///   other operation of its providers; wrapping and unwrapping share it and run in parallel.
+///
+/// Closing a process's last session on a token logs the process out (PKCS#11), so the module
+/// also keeps one logged-in session per token open for as long as it lives: providers do not
+/// log in again after each error, nor race such a logout.
+///
+/// `load` initialises the module with `CKF_OS_LOCKING_OK`, and accepts a module that something
+/// else in the process initialised already. The module is never finalised (`C_Finalize`),
+/// because other users in the process may still need it.
 ///
 /// ```
 /// use biv_confidentiality::keys::{Pkcs11Error, Pkcs11Module};
@@ -364,6 +399,12 @@ fn find_slot(pkcs11: &Pkcs11, token_label: &str) -> Result<Slot, Pkcs11Error> {
 pub struct Pkcs11Module {
     path: PathBuf,
     pkcs11: Pkcs11,
+    /// Creating and destroying token objects is exclusive (write); every other operation of
+    /// this module's providers shares (read).
+    objects: Arc<RwLock<()>>,
+    /// One logged-in session per token, open as long as the module: keeps the process logged
+    /// in while providers open and close their own sessions.
+    anchors: Arc<Mutex<HashMap<Slot, Session>>>,
 }
 
 impl Pkcs11Module {
@@ -382,7 +423,12 @@ impl Pkcs11Module {
             Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
             Err(e) => return Err(module_error(e)),
         }
-        Ok(Pkcs11Module { path, pkcs11 })
+        Ok(Pkcs11Module {
+            path,
+            pkcs11,
+            objects: Arc::new(RwLock::new(())),
+            anchors: Arc::new(Mutex::new(HashMap::new())),
+        })
     }
 
     /// The library's path.
@@ -438,6 +484,16 @@ impl Pkcs11Provider {
         config.validate()?;
         let pkcs11 = module.pkcs11.clone();
         let slot = find_slot(&pkcs11, &config.token_label)?;
+        {
+            let mut anchors = lock(&module.anchors);
+            if let std::collections::hash_map::Entry::Vacant(entry) = anchors.entry(slot) {
+                let anchor = pkcs11
+                    .open_ro_session(slot)
+                    .map_err(|e| Pkcs11Error::Token(BackendError::new(e)))?;
+                login(&anchor, &config.user_pin).map_err(Fault::into_error)?;
+                entry.insert(anchor);
+            }
+        }
         Ok(Pkcs11Provider {
             kek_id: config.kek_id,
             key_label: config.key_label,
@@ -452,7 +508,7 @@ impl Pkcs11Provider {
                 handles: BTreeMap::new(),
             }),
             idle: Mutex::new(Vec::new()),
-            rotation: Mutex::new(()),
+            objects: Arc::clone(&module.objects),
         })
     }
 
@@ -466,9 +522,8 @@ impl Pkcs11Provider {
     /// # Errors
     /// [`Pkcs11Error`]; the provider is then unchanged.
     pub fn generate_kek(&self) -> Result<u32, Pkcs11Error> {
-        let _rotation = lock(&self.rotation);
         let (version, found) = self
-            .with_session(|s| {
+            .with_session_as(true, |s| {
                 let mut found = self.scan(s)?;
                 let next = found.keys().next_back().map_or(1, |v| v.saturating_add(1));
                 let label = self.label_of(next);
@@ -512,12 +567,11 @@ impl Pkcs11Provider {
     /// # Errors
     /// [`Pkcs11Error`].
     pub fn destroy_version(&self, version: u32) -> Result<bool, Pkcs11Error> {
-        let _rotation = lock(&self.rotation);
         if version == self.current_version() {
             return Ok(false);
         }
         let destroyed = self
-            .with_session(|s| match self.lookup(s, version)? {
+            .with_session_as(true, |s| match self.lookup(s, version)? {
                 Some(handle) => {
                     s.destroy_object(handle)?;
                     Ok(true)
@@ -567,12 +621,7 @@ impl Pkcs11Provider {
             Some(s) => s,
             None => {
                 let s = self.pkcs11.open_rw_session(self.slot)?;
-                let pin = RawAuthPin::from(Box::new(self.user_pin.expose_secret().to_vec()));
-                match s.login_with_raw(UserType::User, &pin) {
-                    // Login state is per application: another session logged in already.
-                    Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {}
-                    Err(e) => return Err(Fault::Ck(e)),
-                }
+                login(&s, &self.user_pin)?;
                 s
             }
         };
@@ -582,8 +631,22 @@ impl Pkcs11Provider {
     /// Runs `op` on a pooled session; once more on a fresh session (and fresh object handles)
     /// if the first failed in a way a new session may cure.
     fn with_session<T>(&self, op: impl Fn(&Session) -> Result<T, Fault>) -> Result<T, Fault> {
+        self.with_session_as(false, op)
+    }
+
+    /// [`Self::with_session`], holding the module's object lock exclusively when `exclusive`.
+    fn with_session_as<T>(
+        &self,
+        exclusive: bool,
+        op: impl Fn(&Session) -> Result<T, Fault>,
+    ) -> Result<T, Fault> {
         let mut retried = false;
         loop {
+            let (_shared, _exclusive) = if exclusive {
+                (None, Some(write(&self.objects)))
+            } else {
+                (Some(read(&self.objects)), None)
+            };
             let session = self.borrow()?;
             // A session that saw an error is closed (cryptoki closes it on drop, without
             // logging out); a healthy one goes back to the pool.
@@ -687,6 +750,15 @@ impl Pkcs11Provider {
         out.extend_from_slice(&version.to_be_bytes());
         out.extend_from_slice(aad);
         out
+    }
+}
+
+/// Logs the user in; login state is per process, so "already logged in" is success.
+fn login(session: &Session, pin: &SecretBytes) -> Result<(), Fault> {
+    let pin = RawAuthPin::from(Box::new(pin.expose_secret().to_vec()));
+    match session.login_with_raw(UserType::User, &pin) {
+        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(()),
+        Err(e) => Err(Fault::Ck(e)),
     }
 }
 
