@@ -6,8 +6,19 @@
 //!   shutdown.
 //! - [`scale`]: scaling advice with the Kubernetes HorizontalPodAutoscaler's replica
 //!   calculation.
-//!
-//! Metrics, deviation detection, ECS logging and shipping arrive with their issues.
+//! - [`anomaly`]: deviation detection before a hard limit is crossed: EWMA z-score, Holt double
+//!   exponential smoothing and least-squares time-to-exhaustion (PromQL's `deriv`,
+//!   `predict_linear` and `double_exponential_smoothing`), with warm-up, hysteresis and cooldown,
+//!   delivered as alerts through a `Notifier`.
+//! - [`metrics`]: counters, gauges and histograms with labels, Prometheus text 0.0.4 and
+//!   OpenMetrics 1.0 exposition with content negotiation, process and host metrics, and a tower
+//!   layer recording RED metrics.
+//! - [`logging`]: a `tracing` layer writing ECS JSON lines with personal data redacted, a
+//!   non-blocking writer sink for stdout or a file, and a tower layer logging HTTP access.
+//!   Loss-free shipping to ELK and the daily review arrive with issue 7.
 
+pub mod anomaly;
 pub mod health;
+pub mod logging;
+pub mod metrics;
 pub mod scale;

@@ -4,8 +4,11 @@
 //! |-----------------|-------------------------------------------------------------------|
 //! | `GET /`         | `200`, `application/json`: an [`About`] document                 |
 //! | `GET /health`, `/health/live`, `/health/ready`, `/health/startup` | `200` (pass, warn) or `503` (fail), `application/health+json` (docs/formats/health-json.md) |
+//! | `GET /metrics`  | `200`, Prometheus text 0.0.4 or OpenMetrics 1.0 by the `Accept` header (docs/formats/metrics.md): RED metrics of every route, process and host metrics |
 //! | other method on `/` | `405`, `application/json`: an [`ErrorBody`]                  |
 //! | any other path  | `404`, `application/json`: an [`ErrorBody`]                       |
+
+use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
@@ -13,6 +16,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use biv_availability::health::{HealthRegistry, health_router};
+use biv_availability::metrics::{ProcessCollector, RedLayer, Registry, metrics_router};
 use serde::Serialize;
 
 /// What `GET /` says biv is.
@@ -22,19 +26,40 @@ pub const DESCRIPTION: &str = "biv puts the Dutch BIV model (Beschikbaarheid, In
     controls wired in.";
 
 /// What `GET /` says about the wiring so far.
-pub const CONTROLS_NOTE: &str = "Health checks and probes are wired in (/health, /health/live, \
-    /health/ready, /health/startup); every other control is listed as planned until a release \
-    wires it in.";
+pub const CONTROLS_NOTE: &str = "Health checks and probes (/health, /health/live, \
+    /health/ready, /health/startup) and metrics (/metrics) are wired in; every other control is \
+    listed as planned until a release wires it in.";
 
 /// Builds the router of the reference deployment, answering the health routes from `health`'s
-/// cache.
+/// cache and `/metrics` from a fresh metrics registry with the process collector.
 ///
 /// It needs no external server, so it can be served as is or driven in-process (for example
 /// with `tower::ServiceExt::oneshot`).
 pub fn router(health: HealthRegistry) -> Router {
+    let metrics = Arc::new(Registry::new());
+    metrics.register_collector(Arc::new(ProcessCollector::new()));
+    match RedLayer::new(&metrics) {
+        Ok(red) => router_with_metrics(health, metrics, red),
+        // unreachable: the registry is fresh, so the RED metric names are free
+        Err(_) => routes(health, metrics),
+    }
+}
+
+/// As [`router`], serving `/metrics` from `metrics` (which the host may share with its own
+/// metrics) and recording every request, including 404s and 405s, through `red`.
+pub fn router_with_metrics(
+    health: HealthRegistry,
+    metrics: Arc<Registry>,
+    red: RedLayer,
+) -> Router {
+    routes(health, metrics).layer(red)
+}
+
+fn routes(health: HealthRegistry, metrics: Arc<Registry>) -> Router {
     Router::new()
         .route("/", get(about_handler))
         .merge(health_router(health))
+        .merge(metrics_router(metrics))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
 }
@@ -100,8 +125,11 @@ pub struct ErrorBody {
     pub message: &'static str,
 }
 
-/// The control wired into this service (the first entry of [`CONTROLS`]).
-const WIRED: [&str; 1] = ["health checks and probes (application/health+json)"];
+/// The controls wired into this service (the first entries of [`CONTROLS`]).
+const WIRED: [&str; 2] = [
+    "health checks and probes (application/health+json)",
+    "metrics (Prometheus and OpenMetrics text)",
+];
 
 /// The pillar controls biv provides (DESIGN.md, "What each pillar gives the host").
 const CONTROLS: [(Pillar, &str); 19] = [
@@ -214,9 +242,9 @@ mod tests {
     use super::{ControlStatus, Pillar, about};
 
     #[test]
-    fn every_pillar_has_controls_and_only_health_is_wired() {
+    fn every_pillar_has_controls_and_only_health_and_metrics_are_wired() {
         let about = about();
-        assert_eq!(about.wired, 1);
+        assert_eq!(about.wired, 2);
         for pillar in [
             Pillar::Availability,
             Pillar::Integrity,
@@ -232,8 +260,9 @@ mod tests {
             .iter()
             .filter(|c| c.status == ControlStatus::Wired)
             .collect();
-        assert_eq!(wired.len(), 1);
-        assert_eq!(wired[0].pillar, Pillar::Availability);
+        assert_eq!(wired.len(), 2);
+        assert!(wired.iter().all(|c| c.pillar == Pillar::Availability));
         assert!(wired[0].control.starts_with("health checks"));
+        assert!(wired[1].control.starts_with("metrics"));
     }
 }

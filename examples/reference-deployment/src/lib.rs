@@ -47,4 +47,5 @@
 pub mod app;
 pub mod config;
 pub mod health;
+pub mod logging;
 pub mod server;

@@ -5,7 +5,9 @@
 //! for a usage error.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use biv_availability::metrics::Registry;
 use biv_reference::config::Config;
 use biv_reference::server;
 use clap::Parser;
@@ -13,6 +15,15 @@ use clap::Parser;
 fn main() -> ExitCode {
     // Usage errors exit with status 2 inside `parse`; `--help` and `--version` with 0.
     let config = Config::parse();
+    // Standard output carries ECS JSON lines from the first line on, redacted of personal data
+    // (Filebeat or rsyslog ship them); human-readable notes go to standard error.
+    let log_sink = match biv_reference::logging::install() {
+        Ok(sink) => sink,
+        Err(err) => {
+            eprintln!("{}: cannot set up logging: {err}", env!("CARGO_PKG_NAME"));
+            return ExitCode::FAILURE;
+        }
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -26,7 +37,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(server::run(&config)) {
+    // /metrics reports the log records that could not be written, so loss is alertable.
+    let metrics = Arc::new(Registry::new());
+    metrics.register_collector(log_sink.drops());
+    match runtime.block_on(server::run_with_metrics(&config, metrics)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}: {err}", env!("CARGO_PKG_NAME"));

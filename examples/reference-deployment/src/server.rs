@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use biv_availability::health::shutdown_after;
+use biv_availability::metrics::{ProcessCollector, RedLayer, Registry};
 use biv_core::SystemClock;
 use tokio::net::TcpListener;
 
@@ -36,6 +37,9 @@ pub enum ServeError {
     /// The handlers for SIGINT and SIGTERM could not be installed.
     #[error("cannot install the SIGINT/SIGTERM handlers: {0}")]
     Signals(#[source] io::Error),
+    /// The host's metrics registry already holds the request metrics' names.
+    #[error("cannot register the request metrics: {0}")]
+    Metrics(#[source] biv_availability::metrics::MetricsError),
     /// Serving connections failed.
     #[error("serving failed: {0}")]
     Serve(#[source] io::Error),
@@ -53,6 +57,19 @@ pub enum ServeError {
 /// data directory cannot be created, [`ServeError::Signals`] when the signal handlers cannot be
 /// installed, [`ServeError::Serve`] when serving fails.
 pub async fn run(config: &Config) -> Result<(), ServeError> {
+    run_with_metrics(config, Arc::new(Registry::new())).await
+}
+
+/// As [`run`], serving `/metrics` from `metrics`, to which the host has added its own metrics
+/// (the binary adds the log layer's drop counters). The process collector and the request
+/// metrics are registered here.
+///
+/// # Errors
+///
+/// As [`run`], and [`ServeError::Metrics`] when `metrics` already holds the request metrics.
+pub async fn run_with_metrics(config: &Config, metrics: Arc<Registry>) -> Result<(), ServeError> {
+    metrics.register_collector(Arc::new(ProcessCollector::new()));
+    let red = RedLayer::new(&metrics).map_err(ServeError::Metrics)?;
     let listener = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -73,6 +90,7 @@ pub async fn run(config: &Config) -> Result<(), ServeError> {
         env!("CARGO_PKG_NAME"),
         env!("CARGO_PKG_VERSION")
     );
+    tracing::info!(event.dataset = "system", url.full = %format!("http://{local}"), "listening");
     let registry = health::registry(&config.data_dir, Arc::new(SystemClock::new()));
     registry.refresh_now().await;
     let _refresh = registry.spawn_refresh();
@@ -82,9 +100,13 @@ pub async fn run(config: &Config) -> Result<(), ServeError> {
             "{}: {signal} received, shutting down",
             env!("CARGO_PKG_NAME")
         );
+        tracing::info!(event.dataset = "system", signal = %signal, "shutting down");
     };
     let drain = Duration::from_millis(config.drain_grace_ms);
-    axum::serve(listener, app::router(registry.clone()))
+    let service = app::router_with_metrics(registry.clone(), metrics, red)
+        .layer(biv_availability::logging::AccessLogLayer::new())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_after(registry, signal, drain))
         .await
         .map_err(ServeError::Serve)

@@ -225,7 +225,7 @@ fn serves_the_about_document_and_stops_on_sigterm() {
             .as_str()
             .is_some_and(|d| d.contains("BIV model"))
     );
-    assert_eq!(about["wired"], 1);
+    assert_eq!(about["wired"], 2);
     let controls = about["controls"].as_array().expect("a list of controls");
     assert!(!controls.is_empty());
     for pillar in ["availability", "integrity", "confidentiality"] {
@@ -233,7 +233,7 @@ fn serves_the_about_document_and_stops_on_sigterm() {
     }
     assert_eq!(
         controls.iter().filter(|c| c["status"] == "wired").count(),
-        1
+        2
     );
 
     let response = request(server.addr, "GET", "/patients/123456782");

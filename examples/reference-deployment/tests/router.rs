@@ -44,7 +44,7 @@ async fn root_describes_the_service_and_its_controls() {
     assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(about["description"], biv_reference::app::DESCRIPTION);
     assert_eq!(about["note"], biv_reference::app::CONTROLS_NOTE);
-    assert_eq!(about["wired"], 1);
+    assert_eq!(about["wired"], 2);
     let controls = about["controls"].as_array().expect("a list of controls");
     assert_eq!(controls.len(), biv_reference::app::about().controls.len());
     for control in controls {
@@ -56,7 +56,7 @@ async fn root_describes_the_service_and_its_controls() {
         assert!(control["control"].as_str().is_some_and(|c| !c.is_empty()));
         let expected = if control["control"]
             .as_str()
-            .is_some_and(|c| c.starts_with("health checks"))
+            .is_some_and(|c| c.starts_with("health checks") || c.starts_with("metrics"))
         {
             "wired"
         } else {
@@ -137,4 +137,78 @@ async fn other_methods_on_root_are_405_json() {
         );
         assert_eq!(body["error"], "method_not_allowed", "{method}");
     }
+}
+
+/// Sends requests to one router and returns the `/metrics` text (with `accept`).
+async fn scrape_after(
+    paths: &[&str],
+    accept: Option<&str>,
+) -> (StatusCode, Option<String>, String) {
+    let health = biv_reference::health::registry(
+        &std::env::temp_dir(),
+        Arc::new(biv_core::SystemClock::new()),
+    );
+    health.refresh_now().await;
+    let app = biv_reference::app::router(health);
+    for path in paths {
+        app.clone()
+            .oneshot(Request::get(*path).body(Body::empty()).expect("a request"))
+            .await
+            .expect("the router is infallible");
+    }
+    let mut request = Request::get("/metrics");
+    if let Some(accept) = accept {
+        request = request.header(header::ACCEPT, accept);
+    }
+    let response = app
+        .oneshot(request.body(Body::empty()).expect("a request"))
+        .await
+        .expect("the router is infallible");
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = to_bytes(response.into_body(), 1 << 20)
+        .await
+        .expect("reads the body");
+    (
+        status,
+        content_type,
+        String::from_utf8(body.to_vec()).expect("utf-8"),
+    )
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_status() {
+    let (status, content_type, text) =
+        scrape_after(&["/", "/", "/health/live", "/patients/123456782"], None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        content_type.as_deref(),
+        Some("text/plain; version=0.0.4; charset=utf-8")
+    );
+    for line in [
+        "http_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 2\n",
+        "http_requests_total{method=\"GET\",route=\"/health/live\",status=\"200\"} 1\n",
+        "http_requests_total{method=\"GET\",route=\"unmatched\",status=\"404\"} 1\n",
+        "# TYPE http_request_duration_seconds histogram\n",
+        "# TYPE process_cpu_seconds_total counter\n",
+    ] {
+        assert!(text.contains(line), "missing {line:?} in\n{text}");
+    }
+    assert!(!text.contains("123456782"), "paths never become labels");
+}
+
+#[tokio::test]
+async fn metrics_speak_openmetrics_when_asked() {
+    let (status, content_type, text) =
+        scrape_after(&[], Some("application/openmetrics-text; version=1.0.0")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/openmetrics-text; version=1.0.0; charset=utf-8")
+    );
+    assert!(text.ends_with("# EOF\n"), "{text}");
 }

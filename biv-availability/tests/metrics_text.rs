@@ -1,0 +1,206 @@
+//! The exact exposition text: Prometheus text 0.0.4 and OpenMetrics 1.0.
+
+use biv_availability::metrics::{
+    Format, MetricFamily, MetricKind, MetricsError, Registry, Sample, SampleValue, encode,
+};
+
+fn registry() -> Registry {
+    let r = Registry::new();
+    let c = r
+        .counter_vec("http_requests", "Requests.\nBy path \\ method.", &["path"])
+        .expect("counter");
+    c.with_label_values(&["/a\"b\\c\nd"])
+        .expect("labels")
+        .inc_by(3);
+    c.with_label_values(&["/"]).expect("labels").inc();
+    r.gauge("in_flight", "Requests in \"flight\".")
+        .expect("gauge")
+        .set(2.5);
+    let h = r
+        .histogram("latency_seconds", "Latency.", &[0.1, 0.5])
+        .expect("histogram");
+    h.observe(0.05);
+    h.observe(0.1);
+    h.observe(0.3);
+    h.observe(7.0);
+    r
+}
+
+#[test]
+fn prometheus_text_0_0_4() {
+    let expected = "\
+# HELP http_requests_total Requests.\\nBy path \\\\ method.
+# TYPE http_requests_total counter
+http_requests_total{path=\"/\"} 1
+http_requests_total{path=\"/a\\\"b\\\\c\\nd\"} 3
+# HELP in_flight Requests in \"flight\".
+# TYPE in_flight gauge
+in_flight 2.5
+# HELP latency_seconds Latency.
+# TYPE latency_seconds histogram
+latency_seconds_bucket{le=\"0.1\"} 2
+latency_seconds_bucket{le=\"0.5\"} 3
+latency_seconds_bucket{le=\"+Inf\"} 4
+latency_seconds_sum 7.45
+latency_seconds_count 4
+";
+    assert_eq!(registry().encode(Format::Prometheus), expected);
+}
+
+#[test]
+fn openmetrics_1_0() {
+    let expected = "\
+# HELP http_requests Requests.\\nBy path \\\\ method.
+# TYPE http_requests counter
+http_requests_total{path=\"/\"} 1
+http_requests_total{path=\"/a\\\"b\\\\c\\nd\"} 3
+# HELP in_flight Requests in \\\"flight\\\".
+# TYPE in_flight gauge
+in_flight 2.5
+# HELP latency_seconds Latency.
+# TYPE latency_seconds histogram
+latency_seconds_bucket{le=\"0.1\"} 2
+latency_seconds_bucket{le=\"0.5\"} 3
+latency_seconds_bucket{le=\"+Inf\"} 4
+latency_seconds_sum 7.45
+latency_seconds_count 4
+# EOF
+";
+    assert_eq!(registry().encode(Format::OpenMetrics), expected);
+}
+
+#[test]
+fn labelled_histograms_put_le_last_and_special_floats_are_spelled() {
+    let r = Registry::new();
+    let h = r
+        .histogram_vec("d", "D.", &["route"], &[1.0])
+        .expect("histogram");
+    h.with_label_values(&["/x"]).expect("labels").observe(0.5);
+    let text = r.encode(Format::Prometheus);
+    assert!(
+        text.contains("d_bucket{route=\"/x\",le=\"1\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("d_bucket{route=\"/x\",le=\"+Inf\"} 1\n"));
+    assert!(text.contains("d_count{route=\"/x\"} 1\n"));
+    // OpenMetrics writes bucket bounds as canonical floats
+    let text = r.encode(Format::OpenMetrics);
+    assert!(
+        text.contains("d_bucket{route=\"/x\",le=\"1.0\"} 1\n"),
+        "{text}"
+    );
+    assert!(text.contains("d_bucket{route=\"/x\",le=\"+Inf\"} 1\n"));
+    let fams = [MetricFamily::new("g", "G.", MetricKind::Gauge)
+        .with_sample(Sample::new(
+            vec![("k".into(), "a".into())],
+            SampleValue::Gauge(f64::NAN),
+        ))
+        .with_sample(Sample::new(
+            vec![("k".into(), "b".into())],
+            SampleValue::Gauge(f64::INFINITY),
+        ))
+        .with_sample(Sample::new(
+            vec![("k".into(), "c".into())],
+            SampleValue::Gauge(f64::NEG_INFINITY),
+        ))];
+    assert_eq!(
+        encode(&fams, Format::Prometheus),
+        "# HELP g G.\n# TYPE g gauge\ng{k=\"a\"} NaN\ng{k=\"b\"} +Inf\ng{k=\"c\"} -Inf\n"
+    );
+}
+
+#[test]
+fn names_and_labels_are_validated() {
+    let r = Registry::new();
+    assert!(matches!(
+        r.counter("1abc", "x"),
+        Err(MetricsError::MetricName(_))
+    ));
+    assert!(matches!(
+        r.counter("jobs_total", "x"),
+        Err(MetricsError::MetricName(_))
+    ));
+    assert!(matches!(
+        r.counter_vec("a", "x", &["__x"]),
+        Err(MetricsError::LabelName(_))
+    ));
+    assert!(matches!(
+        r.histogram_vec("h", "x", &["le"], &[1.0]),
+        Err(MetricsError::LabelName(_))
+    ));
+    assert!(matches!(
+        r.histogram("h", "x", &[2.0, 1.0]),
+        Err(MetricsError::Buckets)
+    ));
+    assert!(matches!(
+        r.histogram("h", "x", &[]),
+        Err(MetricsError::Buckets)
+    ));
+    r.gauge("g", "x").expect("gauge");
+    assert!(matches!(r.gauge("g", "x"), Err(MetricsError::Duplicate(_))));
+    let v = r.counter_vec("c", "x", &["a", "b"]).expect("vec");
+    assert!(matches!(
+        v.with_label_values(&["1"]),
+        Err(MetricsError::LabelCount {
+            expected: 2,
+            got: 1,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn children_are_shared_and_counts_add_up_across_threads() {
+    let r = std::sync::Arc::new(Registry::new());
+    let v = r.counter_vec("hits", "Hits.", &["k"]).expect("vec");
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let v = v.clone();
+            std::thread::spawn(move || {
+                for _ in 0..10_000 {
+                    v.with_label_values(&["same"]).expect("labels").inc();
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().expect("thread");
+    }
+    assert_eq!(
+        v.with_label_values(&["same"]).expect("labels").get(),
+        40_000
+    );
+}
+
+#[test]
+fn content_negotiation() {
+    let cases = [
+        (None, Format::Prometheus),
+        (Some("*/*"), Format::Prometheus),
+        (Some("text/plain;version=0.0.4"), Format::Prometheus),
+        (Some("application/openmetrics-text"), Format::OpenMetrics),
+        (
+            Some("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            Format::OpenMetrics,
+        ),
+        (
+            Some("application/openmetrics-text;version=0.0.1"),
+            Format::Prometheus,
+        ),
+        (
+            Some("application/openmetrics-text;q=0.2,text/plain;q=0.9"),
+            Format::Prometheus,
+        ),
+        (Some("application/openmetrics-text;q=0"), Format::Prometheus),
+        // Prometheus 2.42's scrape Accept header
+        (
+            Some(
+                "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+            ),
+            Format::OpenMetrics,
+        ),
+    ];
+    for (accept, expected) in cases {
+        assert_eq!(Format::negotiate(accept), expected, "{accept:?}");
+    }
+}
