@@ -45,7 +45,7 @@ pub(super) fn create(
 }
 
 /// Loads the private key.
-pub(super) fn load(dir: &Path, key: Option<&Path>) -> Result<CheckpointKey, String> {
+pub(in crate::commands) fn load(dir: &Path, key: Option<&Path>) -> Result<CheckpointKey, String> {
     let path = key_path(dir, key);
     let text = Zeroizing::new(
         std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?,

@@ -15,7 +15,7 @@
 //! Only `init` and `append` open the log for writing (taking its lock); the others read it and
 //! work beside a running writer.
 
-mod keyfile;
+pub(in crate::commands) mod keyfile;
 mod read;
 mod write;
 
