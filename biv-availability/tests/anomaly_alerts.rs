@@ -255,6 +255,31 @@ async fn holt_forecast_alerts_on_a_rising_trend() {
 }
 
 #[tokio::test]
+async fn a_clock_stepping_back_does_not_lose_the_resolution() {
+    let (notifier, clock) = setup();
+    let mut m = monitor(
+        Identity,
+        GateConfig::new(3.0, 2.0).expect("gate"),
+        &notifier,
+        &clock,
+    );
+    clock.advance(Duration::from_secs(60));
+    let fired_at = clock_now(&clock);
+    m.observe(5.0).await.expect("fire");
+    // NTP steps the clock back half a minute before the signal recovers
+    clock.set(
+        biv_core::Timestamp::from_unix_nanos(fired_at.unix_nanos() - 30_000_000_000)
+            .expect("timestamp"),
+    );
+    let out = m.observe(0.5).await.expect("resolve");
+    assert_eq!(out.transition, Transition::Resolve);
+    let alerts = notifier.alerts();
+    assert_eq!(alerts.len(), 2);
+    assert_eq!(alerts[1].ends_at(), Some(alerts[0].starts_at()));
+    assert!(m.active_alert().is_none());
+}
+
+#[tokio::test]
 async fn an_unavailable_notifier_is_an_error_and_the_alert_stays_active() {
     let (notifier, clock) = setup();
     notifier.set_unavailable(true);
@@ -313,4 +338,21 @@ async fn the_score_gauge_follows_the_readings_and_min_stddev_caps_z() {
             .contains("biv_anomaly_score{signal=\"queue\"} 2\n")
     );
     assert!(notifier.alerts().is_empty());
+}
+
+#[test]
+fn an_overflowing_sample_does_not_blind_the_ewma_detector() {
+    let mut d = EwmaZScore::new(0.2).expect("alpha");
+    for (i, v) in [1.0, 2.0, 1.0, 2.0, 1e160, 1.0, 2.0, 1.0, 2.0]
+        .into_iter()
+        .enumerate()
+    {
+        d.update(i as f64, v);
+    }
+    // after the overflow the detector learnt again from the samples since; a jump scores high
+    let reading = d.update(10.0, 1e6).expect("reading");
+    assert!(
+        reading.score().is_finite() && reading.score() > 3.0,
+        "{reading:?}"
+    );
 }

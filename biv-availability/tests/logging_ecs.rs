@@ -244,3 +244,168 @@ fn the_access_layer_logs_each_request_redacted() {
     assert_eq!(second["http.response.status_code"], 404);
     assert!(second.get("url.query").is_none(), "{second}");
 }
+
+#[test]
+fn numbers_holding_personal_data_are_redacted_too() {
+    let (lines, _) = capture(100, || {
+        tracing::info!(
+            patient.bsn = 111_222_333i64,
+            patient.visits = 12u64,
+            labels.bsn = 111_222_333u64,
+            "lookup"
+        );
+    });
+    assert!(!lines[0].contains("111222333"), "BSN leaked: {}", lines[0]);
+    let v: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+    assert_eq!(v["patient.bsn"], "[BSN]", "{v}");
+    assert_eq!(v["patient.visits"], 12, "{v}");
+    assert_eq!(v["labels"]["bsn"], "[BSN]", "{v}");
+}
+
+/// Counts how often each top-level key occurs in a flat JSON object line.
+fn key_counts(line: &str) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    let mut depth = 0usize;
+    let mut chars = line.char_indices().peekable();
+    let mut expect_key = false;
+    while let Some((i, c)) = chars.next() {
+        match c {
+            '{' => {
+                depth += 1;
+                expect_key = depth == 1;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 1 => expect_key = true,
+            '"' => {
+                let start = i + 1;
+                let mut end = start;
+                let mut escaped = false;
+                for (j, d) in chars.by_ref() {
+                    if escaped {
+                        escaped = false;
+                    } else if d == '\\' {
+                        escaped = true;
+                    } else if d == '"' {
+                        end = j;
+                        break;
+                    }
+                }
+                if expect_key {
+                    *counts.entry(line[start..end].to_owned()).or_insert(0) += 1;
+                    expect_key = false;
+                }
+            }
+            _ => {}
+        }
+    }
+    counts
+}
+
+#[test]
+fn a_key_is_never_written_twice() {
+    let err = std::io::Error::other("boom");
+    let (lines, _) = capture(100, || {
+        tracing::error!(
+            error = &err as &(dyn std::error::Error + 'static),
+            error.message = "explicit",
+            "failed"
+        );
+        tracing::error!(error = &err as &(dyn std::error::Error + 'static), "failed");
+        tracing::info!(a.b = 1u64, a.b = 2u64, "twice");
+    });
+    for line in &lines {
+        let counts = key_counts(line);
+        assert!(counts.values().all(|&n| n == 1), "duplicate key in {line}");
+    }
+    let first: serde_json::Value = serde_json::from_str(&lines[0]).expect("json");
+    assert_eq!(first["error.message"], "explicit", "{first}");
+    let second: serde_json::Value = serde_json::from_str(&lines[1]).expect("json");
+    assert_eq!(second["error.message"], "boom", "{second}");
+    let third: serde_json::Value = serde_json::from_str(&lines[2]).expect("json");
+    assert_eq!(third["a.b"], 2, "{third}");
+}
+
+/// A writer whose next answers are scripted: `Some(kind)` fails one call with that error kind,
+/// `None` takes at most `partial` bytes (or all when `partial` is 0).
+#[derive(Clone, Default)]
+struct Scripted {
+    out: Arc<Mutex<Vec<u8>>>,
+    script: Arc<Mutex<std::collections::VecDeque<Option<std::io::ErrorKind>>>>,
+    partial: Arc<Mutex<usize>>,
+}
+
+impl Write for Scripted {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(Some(kind)) = self.script.lock().expect("lock").pop_front() {
+            return Err(kind.into());
+        }
+        let limit = *self.partial.lock().expect("lock");
+        let n = if limit == 0 {
+            buf.len()
+        } else {
+            limit.min(buf.len())
+        };
+        self.out.lock().expect("lock").extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn the_writer_sink_waits_out_would_block_and_recovers_from_a_failure() {
+    use std::io::ErrorKind;
+    let w = Scripted::default();
+    let sink = WriterSink::new(w.clone(), 64).expect("sink");
+    // a non-blocking stdout answering WouldBlock: nothing is lost
+    w.script.lock().expect("lock").extend([
+        Some(ErrorKind::WouldBlock),
+        Some(ErrorKind::Interrupted),
+        Some(ErrorKind::WouldBlock),
+    ]);
+    for n in 0..3 {
+        sink.submit(biv_testkit::sample_log_record(n))
+            .expect("submit");
+    }
+    sink.flush(Duration::from_secs(5)).expect("flush");
+    assert_eq!(sink.lost_records(), 0);
+    // half a line goes out, then the disk fails: that batch is counted as lost
+    *w.partial.lock().expect("lock") = 10;
+    w.script
+        .lock()
+        .expect("lock")
+        .extend([None, Some(ErrorKind::StorageFull)]);
+    sink.submit(biv_testkit::sample_log_record(3))
+        .expect("submit");
+    assert!(matches!(
+        sink.flush(Duration::from_secs(5)),
+        Err(biv_core::LogFlushError::Backend(_))
+    ));
+    assert_eq!(sink.lost_records(), 1);
+    // the disk is back: the sink writes again, on a fresh line
+    *w.partial.lock().expect("lock") = 0;
+    sink.submit(biv_testkit::sample_log_record(4))
+        .expect("submit after recovery");
+    sink.flush(Duration::from_secs(5))
+        .expect("flush after recovery");
+    let text = String::from_utf8(w.out.lock().expect("lock").clone()).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    for (n, line) in lines.iter().take(3).enumerate() {
+        assert!(line.contains(&format!("request {n} served")), "{text}");
+    }
+    assert!(
+        !lines[3].contains("served"),
+        "the torn line stands alone: {text}"
+    );
+    assert!(lines[4].contains("request 4 served"), "{text}");
+    // the loss is exposed as a metric
+    let registry = biv_availability::metrics::Registry::new();
+    registry.register_collector(Arc::new(sink));
+    let metrics = registry.encode(biv_availability::metrics::Format::Prometheus);
+    assert!(
+        metrics.contains("biv_log_records_lost_total 1\n"),
+        "{metrics}"
+    );
+}

@@ -91,6 +91,28 @@ async fn red_layer_counts_by_route_template_and_status() {
     );
 }
 
+#[tokio::test]
+async fn invented_methods_share_one_label_value() {
+    let registry = Arc::new(Registry::new());
+    let app = app(&registry);
+    for method in ["FOO1", "FOO2", "FOO3"] {
+        let req = Request::builder()
+            .method(method)
+            .uri("/patients/1")
+            .body(Body::empty())
+            .expect("request");
+        app.clone().oneshot(req).await.expect("infallible");
+    }
+    let text = registry.encode(Format::Prometheus);
+    assert!(
+        text.contains(
+            "http_requests_total{method=\"_OTHER\",route=\"/patients/{id}\",status=\"405\"} 3\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("FOO"), "{text}");
+}
+
 #[cfg(target_os = "linux")]
 #[test]
 fn process_collector_reads_proc_self() {

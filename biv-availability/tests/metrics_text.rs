@@ -150,6 +150,47 @@ fn names_and_labels_are_validated() {
 }
 
 #[test]
+fn no_two_families_write_the_same_name() {
+    let r = Registry::new();
+    assert!(matches!(
+        r.counter_vec("x", "h", &["a", "a"]),
+        Err(MetricsError::LabelName(_))
+    ));
+    r.counter("foo", "h").expect("counter");
+    assert!(matches!(
+        r.gauge("foo_total", "h"),
+        Err(MetricsError::Duplicate(_))
+    ));
+    r.histogram("h", "h", &[1.0]).expect("histogram");
+    for taken in ["h_count", "h_sum", "h_bucket"] {
+        assert!(
+            matches!(r.gauge(taken, "h"), Err(MetricsError::Duplicate(_))),
+            "{taken}"
+        );
+    }
+    r.gauge("up", "h").expect("gauge");
+    assert!(matches!(
+        r.histogram("up_bucket_x", "h", &[1.0]).map(|_| ()),
+        Ok(())
+    ));
+    assert!(matches!(
+        r.counter("up", "h"),
+        Err(MetricsError::Duplicate(_))
+    ));
+    // Every name appears under exactly one # TYPE line.
+    let text = r.encode(Format::Prometheus);
+    let mut types: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let before = types.len();
+    types.sort_unstable();
+    types.dedup();
+    assert_eq!(types.len(), before, "{text}");
+}
+
+#[test]
 fn children_are_shared_and_counts_add_up_across_threads() {
     let r = std::sync::Arc::new(Registry::new());
     let v = r.counter_vec("hits", "Hits.", &["k"]).expect("vec");

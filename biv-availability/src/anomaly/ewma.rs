@@ -108,6 +108,13 @@ impl Detector for EwmaZScore {
         self.mean += incr;
         self.var = (1.0 - self.alpha) * (self.var + diff * incr);
         self.count += 1;
+        if !self.mean.is_finite() || !self.var.is_finite() {
+            // A sample so large the statistics overflowed would blind the detector for good
+            // (an infinite deviation scores every later sample 0): start afresh from it.
+            self.mean = value;
+            self.var = 0.0;
+            self.count = 1;
+        }
         Some(Reading::new(z.abs(), value).with_forecast(forecast))
     }
 }

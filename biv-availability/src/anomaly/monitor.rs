@@ -206,9 +206,15 @@ impl<D: Detector> DeviationMonitor<D> {
                 self.notifier.notify(&alert).await?;
             }
             Transition::Resolve => {
-                if let Some(alert) = self.active.take() {
-                    let resolved = alert.resolved_at(now)?;
+                if let Some(alert) = self.active.clone() {
+                    // A clock stepped back (NTP) must not lose the resolution: it ends no
+                    // earlier than it started.
+                    let ends_at = now.max(alert.starts_at());
+                    let resolved = alert.resolved_at(ends_at)?;
+                    // Kept active until the notifier took the resolution, so `active_alert` does
+                    // not claim a resolution nobody received.
                     self.notifier.notify(&resolved).await?;
+                    self.active = None;
                 }
             }
             _ => {}

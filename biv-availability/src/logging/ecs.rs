@@ -218,6 +218,8 @@ impl EcsLayer {
         push_pair(&mut out, "event.dataset", dataset.as_str(), false);
         push_pair(&mut out, "log.logger", target, false);
         let mut labels = BTreeMap::new();
+        // A key written twice would make Elasticsearch reject the line: the last value wins.
+        let mut dotted: Vec<(&str, &Value)> = Vec::new();
         for (key, value) in &fields.values {
             if key == "event.dataset" {
                 continue;
@@ -228,10 +230,21 @@ impl EcsLayer {
                 && !RESERVED.contains(&key.as_str())
                 && !key.starts_with("service.")
             {
-                push_value(&mut out, key, value, &*self.redactor);
+                match dotted.iter_mut().find(|(k, _)| *k == key.as_str()) {
+                    Some(slot) => slot.1 = value,
+                    None => dotted.push((key, value)),
+                }
             } else {
                 labels.insert(sanitize_label(key), value);
             }
+        }
+        if let Some(message) = &fields.error_message
+            && !dotted.iter().any(|(k, _)| *k == "error.message")
+        {
+            dotted.push(("error.message", message));
+        }
+        for (key, value) in dotted {
+            push_value(&mut out, key, value, &*self.redactor);
         }
         if !labels.is_empty() {
             out.push_str(",\"labels\":{");
@@ -346,6 +359,9 @@ enum Value {
 struct Fields {
     message: Option<String>,
     values: Vec<(String, Value)>,
+    /// The text of a field named `error` recorded as an error; becomes `error.message` unless
+    /// the event sets that field itself.
+    error_message: Option<Value>,
 }
 
 impl Visit for Fields {
@@ -386,8 +402,7 @@ impl Visit for Fields {
         self.values
             .push((field.name().to_owned(), Value::Str(value.to_string())));
         if field.name() == "error" {
-            self.values
-                .push(("error.message".into(), Value::Str(value.to_string())));
+            self.error_message = Some(Value::Str(value.to_string()));
         }
     }
 }
@@ -434,17 +449,21 @@ fn push_value(out: &mut String, key: &str, value: &Value, redactor: &dyn Redacto
 fn write_value(out: &mut String, value: &Value, redactor: &dyn Redactor) {
     match value {
         Value::Str(s) => push_json_string(out, &redactor.redact(s)),
-        Value::I64(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::U64(n) => {
-            let _ = write!(out, "{n}");
-        }
-        Value::F64(n) if n.is_finite() => {
-            let _ = write!(out, "{n}");
-        }
+        // A number can be personal data too (a BSN logged as an integer): when the redactor
+        // finds something in its decimal text, the redacted text is written instead.
+        Value::I64(n) => push_number(out, &n.to_string(), redactor),
+        Value::U64(n) => push_number(out, &n.to_string(), redactor),
+        Value::F64(n) if n.is_finite() => push_number(out, &n.to_string(), redactor),
         Value::F64(_) => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+    }
+}
+
+fn push_number(out: &mut String, text: &str, redactor: &dyn Redactor) {
+    if redactor.scan(text).is_empty() {
+        out.push_str(text);
+    } else {
+        push_json_string(out, &redactor.redact(text));
     }
 }
 

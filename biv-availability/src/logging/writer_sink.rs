@@ -7,6 +7,7 @@ use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::metrics::{Collector, MetricFamily, MetricKind, Sample, SampleValue};
 use biv_core::{BackendError, LogFlushError, LogRecord, LogSink, LogSubmitError};
 
 #[derive(Debug, Default)]
@@ -14,12 +15,65 @@ struct Progress {
     /// Records accepted and not yet written.
     pending: Mutex<u64>,
     written: Condvar,
-    /// Set when a write failed; later submits are refused with it.
+    /// The error of the last write, cleared by the next write that succeeds; `flush` reports it.
     failed: Mutex<Option<String>>,
+    /// Records accepted but not written because the writer failed.
+    lost: AtomicU64,
+}
+
+/// How long a writer that answers `WouldBlock` (a non-blocking stdout, a full pipe) is waited
+/// for before the batch counts as failed.
+const STALL_LIMIT: Duration = Duration::from_secs(5);
+
+/// Writes all of `bytes`, retrying `Interrupted` and waiting out `WouldBlock` up to
+/// [`STALL_LIMIT`], then flushes. Returns how many bytes were written and the outcome.
+fn write_patiently(writer: &mut impl Write, bytes: &[u8]) -> (usize, std::io::Result<()>) {
+    use std::io::ErrorKind;
+    let mut written = 0;
+    let mut stalled_since: Option<Instant> = None;
+    let stalled = |since: &mut Option<Instant>| {
+        let first = *since.get_or_insert_with(Instant::now);
+        if first.elapsed() > STALL_LIMIT {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+        false
+    };
+    while written < bytes.len() {
+        match writer.write(&bytes[written..]) {
+            Ok(0) => return (written, Err(ErrorKind::WriteZero.into())),
+            Ok(n) => {
+                written += n;
+                stalled_since = None;
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if stalled(&mut stalled_since) {
+                    return (written, Err(e));
+                }
+            }
+            Err(e) => return (written, Err(e)),
+        }
+    }
+    loop {
+        match writer.flush() {
+            Ok(()) => return (written, Ok(())),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if stalled(&mut stalled_since) {
+                    return (written, Err(e));
+                }
+            }
+            Err(e) => return (written, Err(e)),
+        }
+    }
 }
 
 /// A [`LogSink`] that never blocks its caller: `submit` puts the record in a bounded queue (a
-/// full queue refuses it, counted as `full`), and a thread writes one line per record.
+/// full queue refuses it, counted as `full`), and a thread writes one line per record. A writer
+/// answering `WouldBlock` is waited for (up to five seconds per batch); records a failing writer
+/// could not take are counted ([`WriterSink::lost_records`]) and the next records are tried
+/// again, so one bad moment of the disk does not silence the log for good.
 ///
 /// ```
 /// use std::time::Duration;
@@ -58,24 +112,43 @@ impl WriterSink {
         let thread = std::thread::Builder::new()
             .name("biv-log-writer".into())
             .spawn(move || {
-                let mut out = std::io::BufWriter::new(writer);
+                let mut writer = writer;
+                // Set when a failed write left half a line behind: the next write starts a
+                // new line, so one lost record does not corrupt the next.
+                let mut torn = false;
                 while let Ok(first) = rx.recv() {
                     let mut batch = vec![first];
                     batch.extend(rx.try_iter().take(1023));
-                    let mut result = Ok(());
+                    let mut bytes = Vec::with_capacity(batch.len() * 256);
+                    if torn {
+                        bytes.push(b'\n');
+                    }
+                    let mut ends = Vec::with_capacity(batch.len());
                     for record in &batch {
-                        result = result
-                            .and_then(|()| out.write_all(record.line().as_bytes()))
-                            .and_then(|()| out.write_all(b"\n"));
+                        bytes.extend_from_slice(record.line().as_bytes());
+                        bytes.push(b'\n');
+                        ends.push(bytes.len());
                     }
-                    result = result.and_then(|()| out.flush());
-                    if let Err(e) = result {
-                        *thread_progress
-                            .failed
-                            .lock()
-                            .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                            Some(e.to_string());
+                    let (written, result) = write_patiently(&mut writer, &bytes);
+                    let mut failed = thread_progress
+                        .failed
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match result {
+                        Ok(()) => {
+                            torn = false;
+                            *failed = None;
+                        }
+                        Err(e) => {
+                            let lost = ends.iter().filter(|&&end| end > written).count();
+                            thread_progress
+                                .lost
+                                .fetch_add(lost as u64, Ordering::Relaxed);
+                            torn = written > 0 && !ends.contains(&written);
+                            *failed = Some(e.to_string());
+                        }
                     }
+                    drop(failed);
                     let mut pending = thread_progress
                         .pending
                         .lock()
@@ -104,19 +177,34 @@ impl WriterSink {
     pub fn full_drops(&self) -> u64 {
         self.full.load(Ordering::Relaxed)
     }
+
+    /// Records accepted but lost because the writer failed (after waiting out `WouldBlock`).
+    /// The writer is tried again with the next records; `flush` reports the last failure until
+    /// a write succeeds.
+    pub fn lost_records(&self) -> u64 {
+        self.progress.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// Exposes [`WriterSink::lost_records`] as `biv_log_records_lost_total`.
+impl Collector for WriterSink {
+    fn collect(&self, out: &mut Vec<MetricFamily>) {
+        out.push(
+            MetricFamily::new(
+                "biv_log_records_lost",
+                "Log records accepted by the writer sink but lost because the writer failed.",
+                MetricKind::Counter,
+            )
+            .with_sample(Sample::new(
+                Vec::new(),
+                SampleValue::Counter(self.lost_records()),
+            )),
+        );
+    }
 }
 
 impl LogSink for WriterSink {
     fn submit(&self, record: LogRecord) -> Result<(), LogSubmitError> {
-        if let Some(why) = self
-            .progress
-            .failed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-        {
-            return Err(LogSubmitError::Backend(BackendError::msg(why)));
-        }
         let tx = self.tx.as_ref().ok_or(LogSubmitError::Closed)?;
         *self
             .progress

@@ -150,6 +150,24 @@ impl RedMetrics {
     }
 }
 
+/// The `method` label: one of the nine methods of RFC 9110 and PATCH, or `_OTHER`. A client can
+/// send any token as a method; without this mapping each one would add series for good.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::CONNECT => "CONNECT",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::PATCH => "PATCH",
+        _ => "_OTHER",
+    }
+}
+
 impl<S, B, RB> Service<Request<B>> for RedService<S>
 where
     S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
@@ -179,7 +197,7 @@ where
             let result = inner.call(req).await;
             let seconds = start.elapsed().as_secs_f64();
             let status = result.as_ref().ok().map(Response::status);
-            metrics.record(method.as_str(), &route, status, seconds);
+            metrics.record(method_label(&method), &route, status, seconds);
             result
         })
     }

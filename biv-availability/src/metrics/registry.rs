@@ -16,10 +16,12 @@ pub enum MetricsError {
     /// A metric name is not `[a-zA-Z_:][a-zA-Z0-9_:]*`, or a counter name ends in `_total`.
     #[error("invalid metric name `{0}`")]
     MetricName(String),
-    /// A label name is not `[a-zA-Z_][a-zA-Z0-9_]*`, starts with `__`, or is reserved (`le`).
+    /// A label name is not `[a-zA-Z_][a-zA-Z0-9_]*`, starts with `__`, is reserved (`le`), or
+    /// appears twice in one metric.
     #[error("invalid label name `{0}`")]
     LabelName(String),
-    /// A metric of that name is already registered.
+    /// A metric of that name is already registered, or one of the names it writes
+    /// (`<name>_total`, `<name>_bucket`, `<name>_sum`, `<name>_count`) is taken.
     #[error("metric `{0}` is already registered")]
     Duplicate(String),
     /// The number of label values differs from the number of label names.
@@ -399,8 +401,11 @@ impl Registry {
         if !valid_metric_name(name) || (kind == MetricKind::Counter && name.ends_with("_total")) {
             return Err(MetricsError::MetricName(name.to_owned()));
         }
-        for l in labels {
-            if !valid_label_name(l) || (kind == MetricKind::Histogram && *l == "le") {
+        for (i, l) in labels.iter().enumerate() {
+            if !valid_label_name(l)
+                || (kind == MetricKind::Histogram && *l == "le")
+                || labels[..i].contains(l)
+            {
                 return Err(MetricsError::LabelName((*l).to_owned()));
             }
         }
@@ -414,10 +419,20 @@ impl Registry {
             bounds,
         });
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if inner.names.iter().any(|n| n == name) {
+        // Every name the family writes (a counter's `_total`, a histogram's `_bucket`, `_sum`,
+        // `_count`) must be free, or one exposition would hold two families under one name.
+        let written: Vec<String> = match kind {
+            MetricKind::Counter => vec![name.to_owned(), format!("{name}_total")],
+            MetricKind::Histogram => ["", "_bucket", "_sum", "_count"]
+                .iter()
+                .map(|suffix| format!("{name}{suffix}"))
+                .collect(),
+            _ => vec![name.to_owned()],
+        };
+        if written.iter().any(|w| inner.names.contains(w)) {
             return Err(MetricsError::Duplicate(name.to_owned()));
         }
-        inner.names.push(name.to_owned());
+        inner.names.extend(written);
         inner.collectors.push(family.clone());
         Ok(family)
     }

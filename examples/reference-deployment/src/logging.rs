@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use biv_availability::logging::{DropCounters, EcsLayer, ServiceInfo, WriterSink};
+use biv_availability::metrics::Collector;
 use biv_confidentiality::pii::{PiiConfig, PiiRedactor};
 use biv_core::{LogSink, SystemClock};
 use tracing_subscriber::prelude::*;
@@ -17,9 +18,11 @@ pub struct LogGuard {
 }
 
 impl LogGuard {
-    /// The counters of records the log layer could not write (a metrics collector).
-    pub fn drops(&self) -> Arc<DropCounters> {
-        Arc::clone(&self.drops)
+    /// The metrics of log loss: records the layer could not queue
+    /// (`biv_log_records_dropped_total`) and records the writer could not write
+    /// (`biv_log_records_lost_total`).
+    pub fn collectors(&self) -> [Arc<dyn Collector>; 2] {
+        [Arc::clone(&self.drops) as _, Arc::clone(&self.sink) as _]
     }
 }
 

@@ -39,7 +39,9 @@ fn main() -> ExitCode {
     };
     // /metrics reports the log records that could not be written, so loss is alertable.
     let metrics = Arc::new(Registry::new());
-    metrics.register_collector(log_sink.drops());
+    for collector in log_sink.collectors() {
+        metrics.register_collector(collector);
+    }
     match runtime.block_on(server::run_with_metrics(&config, metrics)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

@@ -78,4 +78,8 @@ fn stdout_starts_with_an_ecs_line() {
         let series = format!("biv_log_records_dropped_total{{reason=\"{reason}\"}} 0\n");
         assert!(metrics.contains(&series), "{series} missing from {metrics}");
     }
+    assert!(
+        metrics.contains("biv_log_records_lost_total 0\n"),
+        "{metrics}"
+    );
 }
