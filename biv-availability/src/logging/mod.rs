@@ -20,8 +20,17 @@
 
 mod access;
 mod ecs;
+mod heartbeat;
+mod syslog;
 mod writer_sink;
 
 pub use access::{AccessLog, AccessLogLayer};
 pub use ecs::{DropCounters, ECS_VERSION, EcsLayer, ServiceInfo};
+pub use heartbeat::{
+    HEARTBEAT_INTERVAL, Heartbeat, HeartbeatGap, HeartbeatHandle, HeartbeatSeen,
+    HeartbeatSpawnError, heartbeat_gaps,
+};
+pub use syslog::{
+    SYSLOG_SD_ID, SyslogConfig, SyslogConfigError, SyslogSink, SyslogStartError, encode_syslog,
+};
 pub use writer_sink::WriterSink;

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use biv_availability::health::shutdown_after;
+use biv_availability::logging::{HEARTBEAT_INTERVAL, Heartbeat};
 use biv_availability::metrics::{ProcessCollector, RedLayer, Registry};
 use biv_core::SystemClock;
 use tokio::net::TcpListener;
@@ -40,6 +41,9 @@ pub enum ServeError {
     /// The host's metrics registry already holds the request metrics' names.
     #[error("cannot register the request metrics: {0}")]
     Metrics(#[source] biv_availability::metrics::MetricsError),
+    /// The heartbeat task could not be started.
+    #[error("cannot start the log heartbeat: {0}")]
+    Heartbeat(#[source] biv_availability::logging::HeartbeatSpawnError),
     /// Serving connections failed.
     #[error("serving failed: {0}")]
     Serve(#[source] io::Error),
@@ -91,6 +95,10 @@ pub async fn run_with_metrics(config: &Config, metrics: Arc<Registry>) -> Result
         env!("CARGO_PKG_VERSION")
     );
     tracing::info!(event.dataset = "system", url.full = %format!("http://{local}"), "listening");
+    // One `heartbeat` line a minute on stdout: a gap in them at the receiver means lost logs.
+    let _heartbeat = Arc::new(Heartbeat::new())
+        .spawn(HEARTBEAT_INTERVAL)
+        .map_err(ServeError::Heartbeat)?;
     let registry = health::registry(&config.data_dir, Arc::new(SystemClock::new()));
     registry.refresh_now().await;
     let _refresh = registry.spawn_refresh();

@@ -41,9 +41,20 @@ fn stdout_starts_with_an_ecs_line() {
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("response");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
-    let access = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("an access line on stdout");
+    // The first heartbeat goes out right after "listening", on another task: either line may
+    // come first.
+    let (mut heartbeat, mut access) = (None, None);
+    while heartbeat.is_none() || access.is_none() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("a heartbeat and an access line on stdout");
+        if line.contains(r#""event.action":"heartbeat""#) {
+            heartbeat = Some(line);
+        } else {
+            access = Some(line);
+        }
+    }
+    let (heartbeat, access) = (heartbeat.expect("heartbeat"), access.expect("access"));
     let mut stream = std::net::TcpStream::connect(address).expect("connect");
     stream
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -66,6 +77,9 @@ fn stdout_starts_with_an_ecs_line() {
             .starts_with("http://127.0.0.1:")
     );
     assert!(v["ecs.version"].is_string());
+    let h: serde_json::Value = serde_json::from_str(&heartbeat).expect("JSON");
+    assert_eq!(h["event.action"], "heartbeat", "{heartbeat}");
+    assert_eq!(h["labels"]["sequence"], 1, "{heartbeat}");
     let a: serde_json::Value = serde_json::from_str(&access).expect("JSON");
     assert_eq!(a["event.dataset"], "access", "{access}");
     assert_eq!(a["url.path"], "/");
