@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use biv_availability::logging::{EcsLayer, ServiceInfo, WriterSink};
 use biv_confidentiality::pii::{PiiConfig, PiiRedactor};
-use biv_core::{
-    Finding, LogFlushError, LogRecord, LogSink, LogSubmitError, Redactor, SystemClock,
-};
+use biv_core::{Finding, LogFlushError, LogRecord, LogSink, LogSubmitError, Redactor, SystemClock};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tracing_subscriber::prelude::*;
 

@@ -9,8 +9,8 @@ const GROUPS: [&str; 13] = [
 ];
 
 /// Groups that have arrived and no longer answer "not available yet".
-const AVAILABLE: [&str; 7] = [
-    "audit", "crypt", "pii", "review", "scale", "health", "release",
+const AVAILABLE: [&str; 8] = [
+    "audit", "crypt", "pii", "review", "scale", "health", "release", "drift",
 ];
 
 fn biv(args: &[&str]) -> Output {

@@ -13,11 +13,13 @@
 //! | [`report`] | the NEN 7513 patient access report |
 //! | [`review`] | six-eyes review decided from raw GitHub payloads, and repository settings findings |
 //! | [`release`] | the DTAP promotion gate: stage chains, JUnit test evidence, decisions, the state file |
+//! | [`drift`] | configuration drift: manifests of a git commit (secrets as keyed hashes), comparison with a live directory, audit event, alert and health check |
 //!
 //! Byte formats are specified under `docs/formats/` (`checkpoint.md`, `tlog-proof.md`) and tested
 //! against the upstream vectors of transparency-dev/merkle, golang.org/x/mod/sumdb/note and C2SP.
 
 pub mod audit;
+pub mod drift;
 pub mod release;
 pub mod report;
 pub mod review;

@@ -1,30 +1,167 @@
 //! `biv drift` (integrity): detect drift between deployed configuration and version control.
 //!
-//! Not available yet: the group shows its help and otherwise reports that it arrives with a later
-//! release. Giving it real subcommands means replacing [`DriftArgs`] and [`run`] in this file only.
+//! - `biv drift manifest --repo DIR --rev REV [--secret-key-file F] [--secret GLOB]…` prints
+//!   the manifest of a commit as JSON. Secret files (default patterns `*.key`, `*.pem`, `*.p12`,
+//!   `*.pfx`, `.env`, `*.env`, `secrets/`; `--secret` replaces them) are stored as
+//!   HMAC-SHA256 under the key file's bytes; without a key file a secret path is an error.
+//! - `biv drift check --manifest F --dir DIR [--secret-key-file F] [--ignore GLOB]…
+//!   [--audit-dir D]` compares the directory with the manifest, records the check in the audit
+//!   log when `--audit-dir` is given and prints the report as JSON. Exit 0 clean, 1 drift,
+//!   2 bad input.
+//!
+//! Format: `docs/formats/drift-manifest.md`.
 
-use clap::Args;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use biv_core::{Actor, Clock, EventId, SourceSystem, SystemClock};
+use biv_integrity::drift::{
+    CheckOptions, DriftRecord, Manifest, ManifestOptions, PathPatterns, SecretKey, check_dir,
+    drift_event, manifest_from_git,
+};
+use biv_integrity::store::{FileLog, FileLogOptions};
+use clap::{Args, Subcommand};
 
 use crate::exit::Exit;
-use crate::not_available::{NotAvailable, planned};
-
-/// The name of this group on the command line.
-const GROUP: &str = "drift";
 
 /// Arguments of `biv drift`.
 #[derive(Debug, Args)]
 #[command(
-    about = planned!("Detect drift between deployed configuration and version control"),
+    about = "Detect drift between deployed configuration and version control",
     long_about = "Compare the configuration that is deployed with the version under version \
-                  control and report every difference, so that unreviewed changes are caught."
+                  control and report every difference, so that unreviewed changes are caught.",
+    after_help = "Exit status of check: 0 clean, 1 drift, 2 bad arguments or input. \
+                  Format: docs/formats/drift-manifest.md."
 )]
 pub(crate) struct DriftArgs {
-    /// Everything after `biv drift`, until the group arrives.
-    #[command(flatten)]
-    pending: NotAvailable,
+    #[command(subcommand)]
+    command: DriftCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DriftCommand {
+    /// Print the manifest of a commit of the configuration repository as JSON
+    Manifest(ManifestArgs),
+    /// Compare a directory with a manifest and print the report as JSON
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+struct ManifestArgs {
+    /// The configuration repository
+    #[arg(long, value_name = "DIR")]
+    repo: PathBuf,
+    /// The commit (any revision git understands)
+    #[arg(long, value_name = "REV")]
+    rev: String,
+    /// The key of the keyed hashes of secret files (the file's bytes, at least 16)
+    #[arg(long, value_name = "FILE")]
+    secret_key_file: Option<PathBuf>,
+    /// A secret path pattern (repeatable; replaces the default patterns)
+    #[arg(long = "secret", value_name = "GLOB")]
+    secrets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The manifest printed by `biv drift manifest`
+    #[arg(long, value_name = "FILE")]
+    manifest: PathBuf,
+    /// The live configuration directory
+    #[arg(long, value_name = "DIR")]
+    dir: PathBuf,
+    /// The key the manifest's secret entries were made with
+    #[arg(long, value_name = "FILE")]
+    secret_key_file: Option<PathBuf>,
+    /// A path pattern to leave out on both sides (repeatable)
+    #[arg(long = "ignore", value_name = "GLOB")]
+    ignore: Vec<String>,
+    /// Append the check to this biv audit log (key at `<dir>/log.key`)
+    #[arg(long, value_name = "DIR")]
+    audit_dir: Option<PathBuf>,
 }
 
 /// Runs `biv drift`.
 pub(crate) fn run(args: &DriftArgs) -> Exit {
-    args.pending.report(GROUP)
+    let (name, result) = match &args.command {
+        DriftCommand::Manifest(a) => ("manifest", manifest(a)),
+        DriftCommand::Check(a) => ("check", check(a)),
+    };
+    match result {
+        Ok(exit) => exit,
+        Err(message) => {
+            eprintln!("biv drift {name}: {message}");
+            Exit::Usage
+        }
+    }
+}
+
+fn key(path: &Path) -> Result<SecretKey, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    SecretKey::new(bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn print(text: &str) -> Result<(), String> {
+    let mut out = io::stdout().lock();
+    writeln!(out, "{text}")
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write to stdout: {e}"))
+}
+
+fn manifest(args: &ManifestArgs) -> Result<Exit, String> {
+    let secrets = if args.secrets.is_empty() {
+        PathPatterns::default_secrets()
+    } else {
+        PathPatterns::new(&args.secrets)
+    };
+    let mut opts = ManifestOptions::new().with_secrets(secrets);
+    if let Some(path) = &args.secret_key_file {
+        opts = opts.with_key(key(path)?);
+    }
+    let manifest = manifest_from_git(&args.repo, &args.rev, &opts).map_err(|e| e.to_string())?;
+    print(&manifest.to_json())?;
+    Ok(Exit::Ok)
+}
+
+fn open_log(dir: &Path) -> Result<FileLog, String> {
+    let key = super::audit::keyfile::load(dir, None)?;
+    FileLog::open(dir, key, FileLogOptions::default())
+        .map_err(|e| format!("audit log {}: {e}", dir.display()))
+}
+
+fn check(args: &CheckArgs) -> Result<Exit, String> {
+    let bytes = std::fs::read(&args.manifest)
+        .map_err(|e| format!("cannot read {}: {e}", args.manifest.display()))?;
+    let manifest =
+        Manifest::from_json(&bytes).map_err(|e| format!("{}: {e}", args.manifest.display()))?;
+    let mut opts = CheckOptions::new().with_ignore(PathPatterns::new(&args.ignore));
+    if let Some(path) = &args.secret_key_file {
+        opts = opts.with_key(key(path)?);
+    }
+    let report = check_dir(&manifest, &args.dir, &opts).map_err(|e| e.to_string())?;
+    if let Some(dir) = &args.audit_dir {
+        let mut id = [0u8; 16];
+        getrandom::fill(&mut id).map_err(|e| format!("no randomness for the event id: {e}"))?;
+        // UUID version 4, variant 1.
+        id[6] = (id[6] & 0x0f) | 0x40;
+        id[8] = (id[8] & 0x3f) | 0x80;
+        let record = DriftRecord::new(
+            EventId::from_bytes(id),
+            SystemClock::new().now(),
+            Actor::new("biv-drift"),
+            SourceSystem::new("biv-drift"),
+        );
+        let event = drift_event(&record, &report).map_err(|e| e.to_string())?;
+        let log = open_log(dir)?;
+        log.append_blocking(&event)
+            .map_err(|e| format!("the drift check was not recorded: {e}"))?;
+        drop(log);
+    }
+    let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
+    print(&text)?;
+    Ok(if report.clean {
+        Exit::Ok
+    } else {
+        Exit::CheckFailed
+    })
 }

@@ -22,14 +22,14 @@ enum Token {
 /// - otherwise the whole path is matched (a leading `/` is ignored), where `*` and `?` stay
 ///   within one path segment, `**` crosses segments and `**/` matches zero or more directories.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Glob {
+pub(crate) struct Glob {
     tokens: Vec<Token>,
     basename_only: bool,
 }
 
 impl Glob {
     /// Compiles a pattern; `None` when it is empty.
-    pub(super) fn new(pattern: &str) -> Option<Glob> {
+    pub(crate) fn new(pattern: &str) -> Option<Glob> {
         let trimmed = pattern.trim();
         if trimmed.is_empty() || trimmed == "/" {
             return None;
@@ -74,7 +74,7 @@ impl Glob {
     }
 
     /// Whether the path matches.
-    pub(super) fn matches(&self, path: &str) -> bool {
+    pub(crate) fn matches(&self, path: &str) -> bool {
         let path = path.strip_prefix('/').unwrap_or(path);
         let text = if self.basename_only {
             path.rsplit('/').next().unwrap_or(path)

@@ -11,7 +11,7 @@
 //! bytes. The verdict is a pure function of them.
 
 pub mod github;
-mod glob;
+pub(crate) mod glob;
 mod policy;
 pub mod record;
 pub mod settings;
