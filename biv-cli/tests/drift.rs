@@ -126,6 +126,24 @@ fn manifest_then_check_clean_then_drift_recorded() {
     );
     assert_eq!(json(&out)["clean"], true);
 
+    // The repository's own checkout is clean too: its `.git/` is never drift.
+    let out = biv(&[
+        "drift",
+        "check",
+        "--manifest",
+        s(&manifest),
+        "--dir",
+        s(&repo),
+        "--secret-key-file",
+        s(&key),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
     let audit = base.join("audit");
     let out = biv(&[
         "audit",

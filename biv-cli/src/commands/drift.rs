@@ -73,7 +73,8 @@ struct CheckArgs {
     /// The key the manifest's secret entries were made with
     #[arg(long, value_name = "FILE")]
     secret_key_file: Option<PathBuf>,
-    /// A path pattern to leave out on both sides (repeatable)
+    /// A path pattern to leave out on both sides (repeatable); `.git/` is always left out,
+    /// since git never tracks it
     #[arg(long = "ignore", value_name = "GLOB")]
     ignore: Vec<String>,
     /// Append the check to this biv audit log (key at `<dir>/log.key`)
@@ -134,7 +135,10 @@ fn check(args: &CheckArgs) -> Result<Exit, String> {
         .map_err(|e| format!("cannot read {}: {e}", args.manifest.display()))?;
     let manifest =
         Manifest::from_json(&bytes).map_err(|e| format!("{}: {e}", args.manifest.display()))?;
-    let mut opts = CheckOptions::new().with_ignore(PathPatterns::new(&args.ignore));
+    // A live checkout's own `.git/` can never be in a manifest made from git.
+    let mut ignore = vec![".git/".to_owned()];
+    ignore.extend(args.ignore.iter().cloned());
+    let mut opts = CheckOptions::new().with_ignore(PathPatterns::new(&ignore));
     if let Some(path) = &args.secret_key_file {
         opts = opts.with_key(key(path)?);
     }
