@@ -8,6 +8,7 @@
 //! | `otr` | [`parse_otr`]: PHPUnit's Open Test Reporting XML, which names the commit it tested |
 //! | `gate` | [`GateState`], [`PromotionRequest`] and the pure [`decide`] |
 //! | `state` | the state as a JSON file, replaced atomically, and its writer's lock |
+//! | `pg_state` | the state in PostgreSQL as an option: [`PgGateStateStore`], row-locked promotions |
 //! | `record` | the audit event of a decision, recorded through an `AuditSink` |
 //!
 //! Formats: `docs/formats/release-gate.md`.
@@ -16,6 +17,7 @@ mod gate;
 mod junit;
 mod model;
 mod otr;
+mod pg_state;
 mod record;
 mod state;
 
@@ -26,6 +28,9 @@ pub use gate::{
 pub use junit::{JunitError, JunitReport, SuiteCounts, TestCounts, TestEvidence, parse_junit};
 pub use model::{Artifact, GatePolicy, ModelError, StageSpec};
 pub use otr::parse_otr;
+pub use pg_state::{
+    GatePromotion, GateUpdate, PgGateStateError, PgGateStateStore, StoredGateState,
+};
 pub use record::{
     DecisionRecord, GATE_PROTOCOL, PROMOTE_ACTION, ROLLBACK_ACTION, RecordDecisionError,
     decision_event, record_decision,

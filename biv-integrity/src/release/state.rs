@@ -52,16 +52,23 @@ pub fn load_state(path: &Path) -> Result<Option<GateState>, StateFileError> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io_err(path)(e)),
     };
-    let format = |message: String| StateFileError::Format {
-        path: path.to_path_buf(),
-        message,
-    };
-    let state: GateState = serde_json::from_slice(&bytes).map_err(|e| format(e.to_string()))?;
+    parse_state(&bytes)
+        .map(Some)
+        .map_err(|message| StateFileError::Format {
+            path: path.to_path_buf(),
+            message,
+        })
+}
+
+/// Parses and checks a stored state: JSON of the state's shape, version 1, a valid policy.
+/// Shared by the file and the PostgreSQL store, so both accept exactly the same states.
+pub(super) fn parse_state(bytes: &[u8]) -> Result<GateState, String> {
+    let state: GateState = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
     if state.version != 1 {
-        return Err(format(format!("version {} is not 1", state.version)));
+        return Err(format!("version {} is not 1", state.version));
     }
-    state.policy.validate().map_err(|e| format(e.to_string()))?;
-    Ok(Some(state))
+    state.policy.validate().map_err(|e| e.to_string())?;
+    Ok(state)
 }
 
 /// Writes the state atomically: a temporary file in the same directory, fsync, rename over
