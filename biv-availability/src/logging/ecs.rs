@@ -1,9 +1,13 @@
 //! [`EcsLayer`]: a `tracing` layer that writes every event as one ECS JSON line, redacted.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::cell::RefCell;
+
 use std::fmt::{self, Write as _};
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use zeroize::Zeroize;
 
 use crate::metrics::{Collector, MetricFamily, MetricKind, Sample, SampleValue};
 use biv_core::{Clock, Dataset, Level, LogRecord, LogSink, RecordId, Redactor};
@@ -149,7 +153,8 @@ impl Collector for DropCounters {
 /// ```
 #[derive(Debug)]
 pub struct EcsLayer {
-    service: ServiceInfo,
+    /// `,"ecs.version":…,"service.name":…` and the other `service.*` pairs, JSON-escaped once.
+    constant: String,
     redactor: Arc<dyn Redactor>,
     sink: Arc<dyn LogSink>,
     clock: Arc<dyn Clock>,
@@ -166,8 +171,20 @@ impl EcsLayer {
         sink: Arc<dyn LogSink>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let mut constant = String::new();
+        push_pair(&mut constant, "ecs.version", ECS_VERSION);
+        push_pair(&mut constant, "service.name", &service.name);
+        for (key, value) in [
+            ("service.version", &service.version),
+            ("service.environment", &service.environment),
+            ("service.node.name", &service.node),
+        ] {
+            if let Some(v) = value {
+                push_pair(&mut constant, key, v);
+            }
+        }
         EcsLayer {
-            service,
+            constant,
             redactor,
             sink,
             clock,
@@ -193,83 +210,97 @@ impl EcsLayer {
         &self,
         level: Level,
         target: &str,
-        fields: &Fields,
+        fields: &mut Fields,
         dataset: Dataset,
         now: biv_core::Timestamp,
     ) -> String {
-        let mut out = String::with_capacity(256);
-        out.push('{');
-        push_pair(&mut out, "@timestamp", &now.to_rfc3339_millis(), true);
-        push_pair(&mut out, "log.level", level.as_str(), false);
-        if let Some(message) = &fields.message {
-            push_pair(&mut out, "message", &self.redactor.redact(message), false);
+        let redactor = &*self.redactor;
+        let mut out = String::with_capacity(
+            128 + self.constant.len() + target.len() + fields.text.len() + 24 * fields.values.len(),
+        );
+        out.push_str("{\"@timestamp\":\"");
+        push_rfc3339_millis(&mut out, now);
+        out.push_str("\",\"log.level\":");
+        push_json_string(&mut out, level.as_str());
+        if let Some(message) = fields.message.clone() {
+            out.push_str(",\"message\":");
+            push_json_string(&mut out, &redactor.redact(fields.text_of(message)));
         }
-        push_pair(&mut out, "ecs.version", ECS_VERSION, false);
-        push_pair(&mut out, "service.name", &self.service.name, false);
-        for (key, value) in [
-            ("service.version", &self.service.version),
-            ("service.environment", &self.service.environment),
-            ("service.node.name", &self.service.node),
-        ] {
-            if let Some(v) = value {
-                push_pair(&mut out, key, v, false);
-            }
-        }
-        push_pair(&mut out, "event.dataset", dataset.as_str(), false);
-        push_pair(&mut out, "log.logger", target, false);
-        let mut labels = BTreeMap::new();
+        out.push_str(&self.constant);
+        out.push_str(",\"event.dataset\":");
+        push_json_string(&mut out, dataset.as_str());
+        out.push_str(",\"log.logger\":");
+        push_json_string(&mut out, target);
+
         // A key written twice would make Elasticsearch reject the line: the last value wins.
-        let mut dotted: Vec<(&str, &Value)> = Vec::new();
-        for (key, value) in &fields.values {
+        // `dotted` holds indices into `fields.values`, in order of first appearance.
+        let Fields {
+            values,
+            dotted,
+            labels,
+            text,
+            error_message,
+            ..
+        } = fields;
+        dotted.clear();
+        labels.clear();
+        for (i, (key, _)) in values.iter().enumerate() {
+            let key = *key;
             if key == "event.dataset" {
                 continue;
             }
             if let Some(label) = key.strip_prefix("labels.") {
-                labels.insert(sanitize_label(label), value);
-            } else if key.contains('.')
-                && !RESERVED.contains(&key.as_str())
-                && !key.starts_with("service.")
+                labels.push((sanitize_label(label), i));
+            } else if key.contains('.') && !RESERVED.contains(&key) && !key.starts_with("service.")
             {
-                match dotted.iter_mut().find(|(k, _)| *k == key.as_str()) {
-                    Some(slot) => slot.1 = value,
-                    None => dotted.push((key, value)),
+                match dotted.iter_mut().find(|j| values[**j].0 == key) {
+                    Some(slot) => *slot = i,
+                    None => dotted.push(i),
                 }
             } else {
-                labels.insert(sanitize_label(key), value);
+                labels.push((sanitize_label(key), i));
             }
         }
-        if let Some(message) = &fields.error_message
-            && !dotted.iter().any(|(k, _)| *k == "error.message")
-        {
-            dotted.push(("error.message", message));
+        let mut has_error_message = false;
+        for &i in dotted.iter() {
+            let (key, value) = &values[i];
+            has_error_message |= *key == "error.message";
+            out.push(',');
+            push_json_string(&mut out, key);
+            out.push(':');
+            write_value(&mut out, value, text, redactor);
         }
-        for (key, value) in dotted {
-            push_value(&mut out, key, value, &*self.redactor);
+        if let Some(message) = error_message
+            && !has_error_message
+        {
+            out.push_str(",\"error.message\":");
+            write_value(&mut out, &Value::Str(message.clone()), text, redactor);
         }
         if !labels.is_empty() {
+            // Sorted by key; of equal keys the later field wins (the sort is stable).
+            labels.sort_by(|a, b| a.0.cmp(&b.0));
             out.push_str(",\"labels\":{");
-            for (i, (k, v)) in labels.iter().enumerate() {
-                if i > 0 {
+            let mut first = true;
+            for (n, (k, i)) in labels.iter().enumerate() {
+                if labels.get(n + 1).is_some_and(|next| next.0 == *k) {
+                    continue;
+                }
+                if !first {
                     out.push(',');
                 }
+                first = false;
                 push_json_string(&mut out, k);
                 out.push(':');
-                write_value(&mut out, v, &*self.redactor);
+                write_value(&mut out, &values[*i].1, text, redactor);
             }
             out.push('}');
         }
         out.push('}');
         out
     }
-}
 
-impl<S> Layer<S> for EcsLayer
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        let mut fields = Fields::default();
-        event.record(&mut fields);
+    fn handle(&self, event: &Event<'_>, fields: &mut Fields) {
+        event.record(fields);
         let meta = event.metadata();
         let level = match *meta.level() {
             tracing::Level::ERROR => Level::Error,
@@ -281,9 +312,9 @@ where
         let dataset = fields
             .values
             .iter()
-            .find(|(k, _)| k == "event.dataset")
+            .find(|(k, _)| *k == "event.dataset")
             .and_then(|(_, v)| match v {
-                Value::Str(s) => match s.as_str() {
+                Value::Str(range) => match fields.text_of(range.clone()) {
                     "access" => Some(Dataset::Access),
                     "system" => Some(Dataset::System),
                     "audit" => Some(Dataset::Audit),
@@ -294,7 +325,7 @@ where
             })
             .unwrap_or(self.default_dataset);
         let now = self.clock.now();
-        let line = self.encode(level, meta.target(), &fields, dataset, now);
+        let line = self.encode(level, meta.target(), fields, dataset, now);
         match LogRecord::new(self.ids.next(), now, level, dataset, line) {
             Ok(record) => {
                 if let Err(e) = self.sink.submit(record) {
@@ -309,6 +340,39 @@ where
             Err(_) => {
                 self.drops.encoding.fetch_add(1, Ordering::Relaxed);
             }
+        }
+    }
+}
+
+/// Scratch text kept between events, at most; a larger buffer is released after its event.
+const SCRATCH_KEEP_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// Per-thread scratch space for visiting an event, reused so that a line costs one
+    /// allocation (the line itself, which is handed to the sink).
+    static SCRATCH: RefCell<Fields> = RefCell::new(Fields::default());
+}
+
+impl<S> Layer<S> for EcsLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        // An event logged while this thread is already inside `on_event` (from a redactor, a
+        // sink or a `Debug` impl) gets fresh scratch space instead of the borrowed one.
+        let handled = SCRATCH
+            .try_with(|scratch| match scratch.try_borrow_mut() {
+                Ok(mut fields) => {
+                    fields.reset();
+                    self.handle(event, &mut fields);
+                    fields.wipe();
+                    true
+                }
+                Err(_) => false,
+            })
+            .unwrap_or(false);
+        if !handled {
+            self.handle(event, &mut Fields::default());
         }
     }
 }
@@ -348,7 +412,8 @@ impl RecordIds {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Value {
-    Str(String),
+    /// The raw (unredacted, unescaped) text, as a range of [`Fields::text`].
+    Str(Range<usize>),
     I64(i64),
     U64(u64),
     F64(f64),
@@ -357,53 +422,89 @@ enum Value {
 
 #[derive(Debug, Default)]
 struct Fields {
-    message: Option<String>,
-    values: Vec<(String, Value)>,
+    /// The raw text of every string value, back to back.
+    text: String,
+    message: Option<Range<usize>>,
+    values: Vec<(&'static str, Value)>,
     /// The text of a field named `error` recorded as an error; becomes `error.message` unless
     /// the event sets that field itself.
-    error_message: Option<Value>,
+    error_message: Option<Range<usize>>,
+    /// Scratch for [`EcsLayer::encode`]: indices of the dotted fields to write.
+    dotted: Vec<usize>,
+    /// Scratch for [`EcsLayer::encode`]: sanitised label keys and the index of their value.
+    labels: Vec<(Cow<'static, str>, usize)>,
+}
+
+impl Fields {
+    fn reset(&mut self) {
+        self.text.clear();
+        self.message = None;
+        self.values.clear();
+        self.error_message = None;
+        self.dotted.clear();
+        self.labels.clear();
+    }
+
+    /// Overwrites the raw (unredacted) values with zeros so personal data does not linger in
+    /// the thread's scratch space between events, and gives back space a huge event took.
+    fn wipe(&mut self) {
+        self.text.zeroize();
+        if self.text.capacity() > SCRATCH_KEEP_BYTES {
+            self.text = String::new();
+        }
+    }
+
+    fn text_of(&self, range: Range<usize>) -> &str {
+        self.text.get(range).unwrap_or_default()
+    }
+
+    fn push_text(&mut self, value: &str) -> Range<usize> {
+        let start = self.text.len();
+        self.text.push_str(value);
+        start..self.text.len()
+    }
 }
 
 impl Visit for Fields {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
+        let start = self.text.len();
+        // Writing to a String cannot fail; a `Debug` impl that errs leaves what it wrote.
+        let _ = write!(self.text, "{value:?}");
+        let range = start..self.text.len();
         if field.name() == "message" {
-            self.message = Some(text);
+            self.message = Some(range);
         } else {
-            self.values
-                .push((field.name().to_owned(), Value::Str(text)));
+            self.values.push((field.name(), Value::Str(range)));
         }
     }
     fn record_str(&mut self, field: &Field, value: &str) {
+        let range = self.push_text(value);
         if field.name() == "message" {
-            self.message = Some(value.to_owned());
+            self.message = Some(range);
         } else {
-            self.values
-                .push((field.name().to_owned(), Value::Str(value.to_owned())));
+            self.values.push((field.name(), Value::Str(range)));
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.values
-            .push((field.name().to_owned(), Value::I64(value)));
+        self.values.push((field.name(), Value::I64(value)));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.values
-            .push((field.name().to_owned(), Value::U64(value)));
+        self.values.push((field.name(), Value::U64(value)));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.values
-            .push((field.name().to_owned(), Value::F64(value)));
+        self.values.push((field.name(), Value::F64(value)));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.values
-            .push((field.name().to_owned(), Value::Bool(value)));
+        self.values.push((field.name(), Value::Bool(value)));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.values
-            .push((field.name().to_owned(), Value::Str(value.to_string())));
+        let start = self.text.len();
+        let _ = write!(self.text, "{value}");
+        let range = start..self.text.len();
         if field.name() == "error" {
-            self.error_message = Some(Value::Str(value.to_string()));
+            self.error_message = Some(range.clone());
         }
+        self.values.push((field.name(), Value::Str(range)));
     }
 }
 
@@ -418,45 +519,80 @@ const RESERVED: [&str; 5] = [
 ];
 
 /// ECS `labels` keys may not hold `.`, `*` or `\`.
-fn sanitize_label(key: &str) -> String {
-    key.chars()
-        .map(|c| {
-            if matches!(c, '.' | '*' | '\\') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect()
+fn sanitize_label(key: &'static str) -> Cow<'static, str> {
+    if !key.contains(['.', '*', '\\']) {
+        return Cow::Borrowed(key);
+    }
+    Cow::Owned(
+        key.chars()
+            .map(|c| {
+                if matches!(c, '.' | '*' | '\\') {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect(),
+    )
 }
 
-fn push_pair(out: &mut String, key: &str, value: &str, first: bool) {
-    if !first {
-        out.push(',');
-    }
+/// Appends `,"key":"value"`.
+fn push_pair(out: &mut String, key: &str, value: &str) {
+    out.push(',');
     push_json_string(out, key);
     out.push(':');
     push_json_string(out, value);
 }
 
-fn push_value(out: &mut String, key: &str, value: &Value, redactor: &dyn Redactor) {
-    out.push(',');
-    push_json_string(out, key);
-    out.push(':');
-    write_value(out, value, redactor);
-}
-
-fn write_value(out: &mut String, value: &Value, redactor: &dyn Redactor) {
+fn write_value(out: &mut String, value: &Value, text: &str, redactor: &dyn Redactor) {
     match value {
-        Value::Str(s) => push_json_string(out, &redactor.redact(s)),
+        Value::Str(range) => {
+            push_json_string(
+                out,
+                &redactor.redact(text.get(range.clone()).unwrap_or_default()),
+            );
+        }
         // A number can be personal data too (a BSN logged as an integer): when the redactor
         // finds something in its decimal text, the redacted text is written instead.
-        Value::I64(n) => push_number(out, &n.to_string(), redactor),
-        Value::U64(n) => push_number(out, &n.to_string(), redactor),
+        Value::I64(n) => {
+            let mut buf = [0u8; 20];
+            let digits = decimal(n.unsigned_abs(), &mut buf);
+            if *n < 0 {
+                let mut signed = [0u8; 21];
+                signed[0] = b'-';
+                let len = digits.len() + 1;
+                signed[1..len].copy_from_slice(digits.as_bytes());
+                push_number(
+                    out,
+                    std::str::from_utf8(&signed[..len]).unwrap_or_default(),
+                    redactor,
+                );
+            } else {
+                push_number(out, digits, redactor);
+            }
+        }
+        Value::U64(n) => {
+            let mut buf = [0u8; 20];
+            push_number(out, decimal(*n, &mut buf), redactor);
+        }
         Value::F64(n) if n.is_finite() => push_number(out, &n.to_string(), redactor),
         Value::F64(_) => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
     }
+}
+
+/// The decimal digits of `n`, written at the end of `buf`.
+fn decimal(mut n: u64, buf: &mut [u8; 20]) -> &str {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    std::str::from_utf8(&buf[i..]).unwrap_or_default()
 }
 
 fn push_number(out: &mut String, text: &str, redactor: &dyn Redactor) {
@@ -467,21 +603,180 @@ fn push_number(out: &mut String, text: &str, redactor: &dyn Redactor) {
     }
 }
 
+/// Appends `now` as `YYYY-MM-DDTHH:MM:SS.mmmZ`, the text of [`Timestamp::to_rfc3339_millis`]
+/// (biv_core::Timestamp), without its three intermediate allocations.
+fn push_rfc3339_millis(out: &mut String, now: biv_core::Timestamp) {
+    let secs = now.unix_seconds();
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let sod = secs.rem_euclid(86_400);
+    let millis = now.subsec_nanos() / 1_000_000;
+    // Timestamps are limited to the years 0001–9999, so every part fits its width; a value out
+    // of range would only produce wrong digits, never a panic.
+    let digit = |v: u64| b'0' + (v % 10) as u8;
+    let y = y.unsigned_abs();
+    let (m, d) = (u64::from(m), u64::from(d));
+    let sod = sod.unsigned_abs();
+    let (hh, mm, ss) = (sod / 3600, (sod % 3600) / 60, sod % 60);
+    let ms = u64::from(millis);
+    let b = [
+        digit(y / 1000),
+        digit(y / 100),
+        digit(y / 10),
+        digit(y),
+        b'-',
+        digit(m / 10),
+        digit(m),
+        b'-',
+        digit(d / 10),
+        digit(d),
+        b'T',
+        digit(hh / 10),
+        digit(hh),
+        b':',
+        digit(mm / 10),
+        digit(mm),
+        b':',
+        digit(ss / 10),
+        digit(ss),
+        b'.',
+        digit(ms / 100),
+        digit(ms / 10),
+        digit(ms),
+        b'Z',
+    ];
+    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`, as in biv-core).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    (
+        y,
+        u32::try_from(m).unwrap_or(0),
+        u32::try_from(d).unwrap_or(0),
+    )
+}
+
 /// Appends `s` as a JSON string (escapes per RFC 8259; control characters as `\u00XX`).
 fn push_json_string(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
+    let bytes = s.as_bytes();
+    // Most values need no escaping: one branch-free pass, then a single copy.
+    if !bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
+    }) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..0x20 => "",
+            _ => continue,
+        };
+        // Escaped bytes are ASCII, so `run..i` lies on character boundaries.
+        out.push_str(s.get(run..i).unwrap_or_default());
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(escape);
+        }
+        run = i + 1;
+    }
+    out.push_str(s.get(run..).unwrap_or_default());
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamp_text_matches_biv_core() {
+        let mut secs = -62_135_596_800_i64;
+        while secs <= 253_402_300_799 {
+            for nanos in [0, 999_999, 1_000_000, 123_456_789, 999_999_999] {
+                let Ok(t) = biv_core::Timestamp::from_unix_seconds(secs, nanos) else {
+                    panic!("in range: {secs}");
+                };
+                let mut out = String::new();
+                push_rfc3339_millis(&mut out, t);
+                assert_eq!(out, t.to_rfc3339_millis());
             }
-            c => out.push(c),
+            secs += 86_399 * 37 + 3_601;
+        }
+        for secs in [-62_135_596_800, -1, 0, 1, 951_782_400, 253_402_300_799] {
+            let Ok(t) = biv_core::Timestamp::from_unix_seconds(secs, 999_999_999) else {
+                panic!("in range: {secs}");
+            };
+            let mut out = String::new();
+            push_rfc3339_millis(&mut out, t);
+            assert_eq!(out, t.to_rfc3339_millis());
         }
     }
-    out.push('"');
+
+    #[test]
+    fn json_escaping_matches_the_char_by_char_form() {
+        for s in [
+            "",
+            "plain",
+            "é \"q\" \\ \n\r\t \u{1} \u{1f} ü€😀",
+            "\u{7f}\u{0}x",
+        ] {
+            let mut expected = String::from('"');
+            for c in s.chars() {
+                match c {
+                    '"' => expected.push_str("\\\""),
+                    '\\' => expected.push_str("\\\\"),
+                    '\n' => expected.push_str("\\n"),
+                    '\r' => expected.push_str("\\r"),
+                    '\t' => expected.push_str("\\t"),
+                    c if (c as u32) < 0x20 => {
+                        let _ = write!(expected, "\\u{:04x}", c as u32);
+                    }
+                    c => expected.push(c),
+                }
+            }
+            expected.push('"');
+            let mut out = String::new();
+            push_json_string(&mut out, s);
+            assert_eq!(out, expected);
+        }
+    }
+
+    #[test]
+    fn decimal_text_matches_display() {
+        for n in [0u64, 1, 9, 10, 200, 1_250_000, u64::MAX] {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(n, &mut buf), n.to_string());
+        }
+        #[derive(Debug)]
+        struct Nothing;
+        impl Redactor for Nothing {
+            fn scan(&self, _text: &str) -> Vec<biv_core::Finding> {
+                Vec::new()
+            }
+        }
+        for n in [0i64, 7, -7, 200, -1_250_000, i64::MAX, i64::MIN] {
+            let mut out = String::new();
+            write_value(&mut out, &Value::I64(n), "", &Nothing);
+            assert_eq!(out, n.to_string());
+        }
+    }
 }
