@@ -20,6 +20,7 @@
 
 pub mod audit;
 pub mod drift;
+mod pg_triggers;
 pub mod release;
 pub mod report;
 pub mod review;

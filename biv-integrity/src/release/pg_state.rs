@@ -546,36 +546,12 @@ async fn install(client: &Client) -> Result<(), tokio_postgres::Error> {
 }
 
 async fn check_triggers(client: &Client) -> Result<(), PgGateStateError> {
-    let rows = client
-        .query(
-            "SELECT t.tgname::text, t.tgenabled::text FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-             WHERE c.relname IN ('biv_gate_state', 'biv_gate_history') AND NOT t.tgisinternal",
-            &[],
-        )
+    let tables = ["biv_gate_state", "biv_gate_history"];
+    match crate::pg_triggers::trigger_problem(client, &tables, &TRIGGERS)
         .await
-        .map_err(db)?;
-    let mut found = Vec::with_capacity(rows.len());
-    for r in &rows {
-        found.push((
-            r.try_get::<_, String>(0).map_err(db)?,
-            r.try_get::<_, String>(1).map_err(db)?,
-        ));
+        .map_err(db)?
+    {
+        Some(problem) => Err(PgGateStateError::NotAppendOnly(problem)),
+        None => Ok(()),
     }
-    for name in TRIGGERS {
-        match found.iter().find(|(n, _)| n == name) {
-            None => {
-                return Err(PgGateStateError::NotAppendOnly(format!(
-                    "trigger {name} is missing"
-                )));
-            }
-            // 'O' fires in normal sessions, 'A' always; 'D' is disabled, 'R' replica-only.
-            Some((_, enabled)) if !matches!(enabled.as_str(), "O" | "A") => {
-                return Err(PgGateStateError::NotAppendOnly(format!(
-                    "trigger {name} is disabled"
-                )));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
 }

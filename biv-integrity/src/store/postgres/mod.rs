@@ -598,33 +598,19 @@ const APPEND_ONLY_TRIGGERS: [&str; 9] = [
 ];
 
 async fn check_triggers(client: &Client) -> Result<(), PgLogError> {
-    let rows = client
-        .query(
-            "SELECT t.tgname, t.tgenabled FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-             WHERE c.relname IN ('biv_audit_entries', 'biv_audit_nodes', 'biv_audit_state', 'biv_audit_checkpoints')
-               AND NOT t.tgisinternal",
-            &[],
-        )
+    let tables = [
+        "biv_audit_entries",
+        "biv_audit_nodes",
+        "biv_audit_state",
+        "biv_audit_checkpoints",
+    ];
+    match crate::pg_triggers::trigger_problem(client, &tables, &APPEND_ONLY_TRIGGERS)
         .await
-        .map_err(db)?;
-    for name in APPEND_ONLY_TRIGGERS {
-        let found = rows.iter().find(|r| r.get::<_, String>(0) == name);
-        match found {
-            None => {
-                return Err(PgLogError::NotAppendOnly(format!(
-                    "trigger {name} is missing"
-                )));
-            }
-            // 'O' = fires in normal sessions ('D' disabled, 'R'/'A' replica-only or always).
-            Some(r) if r.get::<_, i8>(1) as u8 != b'O' && r.get::<_, i8>(1) as u8 != b'A' => {
-                return Err(PgLogError::NotAppendOnly(format!(
-                    "trigger {name} is disabled"
-                )));
-            }
-            Some(_) => {}
-        }
+        .map_err(db)?
+    {
+        Some(problem) => Err(PgLogError::NotAppendOnly(problem)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// On connect: the newest checkpoint (the log's own, then the anchor's) must verify and match
