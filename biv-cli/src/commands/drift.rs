@@ -19,7 +19,6 @@ use biv_integrity::drift::{
     CheckOptions, DriftRecord, Manifest, ManifestOptions, PathPatterns, SecretKey, check_dir,
     drift_event, manifest_from_git,
 };
-use biv_integrity::store::{FileLog, FileLogOptions};
 use clap::{Args, Subcommand};
 
 use crate::exit::Exit;
@@ -124,12 +123,6 @@ fn manifest(args: &ManifestArgs) -> Result<Exit, String> {
     Ok(Exit::Ok)
 }
 
-fn open_log(dir: &Path) -> Result<FileLog, String> {
-    let key = super::audit::keyfile::load(dir, None)?;
-    FileLog::open(dir, key, FileLogOptions::default())
-        .map_err(|e| format!("audit log {}: {e}", dir.display()))
-}
-
 fn check(args: &CheckArgs) -> Result<Exit, String> {
     let bytes = std::fs::read(&args.manifest)
         .map_err(|e| format!("cannot read {}: {e}", args.manifest.display()))?;
@@ -156,7 +149,7 @@ fn check(args: &CheckArgs) -> Result<Exit, String> {
             SourceSystem::new("biv-drift"),
         );
         let event = drift_event(&record, &report).map_err(|e| e.to_string())?;
-        let log = open_log(dir)?;
+        let log = super::audit::keyfile::open_log(dir)?;
         log.append_blocking(&event)
             .map_err(|e| format!("the drift check was not recorded: {e}"))?;
         drop(log);

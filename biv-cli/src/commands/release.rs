@@ -21,7 +21,6 @@ use biv_integrity::release::{
     VerdictEvidence, decide, decision_event, load_state, lock_state, parse_junit, parse_otr,
     save_state,
 };
-use biv_integrity::store::{FileLog, FileLogOptions};
 use clap::{ArgGroup, Args, Subcommand};
 
 use crate::exit::Exit;
@@ -147,13 +146,6 @@ fn print_json(json: serde_json::Result<String>) -> Result<(), String> {
         .map_err(|e| format!("cannot write the output: {e}"))
 }
 
-/// Opens the audit log as `biv audit append` does: the key at `<dir>/log.key`.
-fn open_log(dir: &Path) -> Result<FileLog, String> {
-    let key = super::audit::keyfile::load(dir, None)?;
-    FileLog::open(dir, key, FileLogOptions::default())
-        .map_err(|e| format!("audit log {}: {e}", dir.display()))
-}
-
 fn request(args: &PromoteArgs) -> Result<PromotionRequest, String> {
     let artifact = Artifact::new(&args.artifact, &args.commit).map_err(|e| e.to_string())?;
     let mut request = PromotionRequest::new(artifact.clone(), &args.to, &args.deployer)
@@ -211,7 +203,7 @@ fn promote(args: &PromoteArgs) -> Result<Exit, String> {
             SourceSystem::new("biv-release"),
         );
         let event = decision_event(&record, &decision).map_err(|e| e.to_string())?;
-        let log = open_log(dir)?;
+        let log = super::audit::keyfile::open_log(dir)?;
         log.append_blocking(&event)
             .map_err(|e| format!("the decision was not recorded, nothing changed: {e}"))?;
         drop(log);

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use biv_integrity::store::CheckpointKey;
+use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
 use biv_integrity::tlog::{Ed25519Signer, Ed25519Verifier};
 use zeroize::Zeroizing;
 
@@ -63,4 +63,12 @@ pub(super) fn verifier(dir: &Path, vkey: Option<&str>) -> Result<Ed25519Verifier
             .map_err(|e| format!("{}: {e}", vkey_path(dir).display()))?,
     };
     Ed25519Verifier::from_vkey(text.trim()).map_err(|e| format!("not a verifier key: {e}"))
+}
+
+/// Opens the audit log in `dir` for appending as `biv audit append` does (the key at
+/// `<dir>/log.key`): how `biv release` and `biv drift` record their decisions.
+pub(in crate::commands) fn open_log(dir: &Path) -> Result<FileLog, String> {
+    let key = load(dir, None)?;
+    FileLog::open(dir, key, FileLogOptions::default())
+        .map_err(|e| format!("audit log {}: {e}", dir.display()))
 }
