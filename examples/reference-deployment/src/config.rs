@@ -17,6 +17,14 @@ pub const DATA_DIR_ENV: &str = "BIV_DATA_DIR";
 /// The environment variable that sets the drain grace; `--drain-grace-ms` wins over it.
 pub const DRAIN_GRACE_ENV: &str = "BIV_DRAIN_GRACE_MS";
 
+/// The environment variable that sets the free-space percentage under which `disk:free` warns;
+/// `--disk-warn-below-percent` wins over it.
+pub const DISK_WARN_ENV: &str = "BIV_DISK_WARN_BELOW_PERCENT";
+
+/// The environment variable that sets the free-space percentage under which `disk:free` fails
+/// (and readiness with it); `--disk-fail-below-percent` wins over it.
+pub const DISK_FAIL_ENV: &str = "BIV_DISK_FAIL_BELOW_PERCENT";
+
 /// The data directory when neither `--data-dir` nor `BIV_DATA_DIR` is given:
 /// `<temp dir>/biv-reference`.
 pub fn default_data_dir() -> PathBuf {
@@ -44,6 +52,36 @@ pub struct Config {
     /// milliseconds, so load balancers stop routing here first.
     #[arg(long, value_name = "MS", env = DRAIN_GRACE_ENV, default_value_t = 5000)]
     pub drain_grace_ms: u64,
+    /// `disk:free` warns when less than this percentage of the data directory's file system is
+    /// available.
+    #[arg(long, value_name = "PERCENT", env = DISK_WARN_ENV, default_value_t = 10.0, value_parser = percent)]
+    pub disk_warn_below_percent: f64,
+    /// `disk:free` fails, and readiness with it, when less than this percentage of the data
+    /// directory's file system is available; 0 turns the failure off.
+    #[arg(long, value_name = "PERCENT", env = DISK_FAIL_ENV, default_value_t = 5.0, value_parser = percent)]
+    pub disk_fail_below_percent: f64,
+}
+
+impl Config {
+    /// The `disk:free` thresholds this configuration names.
+    pub fn disk_thresholds(&self) -> crate::health::DiskThresholds {
+        crate::health::DiskThresholds {
+            warn_below_percent: self.disk_warn_below_percent,
+            fail_below_percent: self.disk_fail_below_percent,
+        }
+    }
+}
+
+/// Parses a percentage from 0 to 100.
+fn percent(text: &str) -> Result<f64, String> {
+    let value: f64 = text
+        .parse()
+        .map_err(|_| format!("{text:?} is not a number"))?;
+    if (0.0..=100.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("{text} is not a percentage from 0 to 100"))
+    }
 }
 
 #[cfg(test)]
@@ -68,6 +106,23 @@ mod tests {
     fn the_default_is_a_valid_loopback_address() {
         let addr: std::net::SocketAddr = DEFAULT_LISTEN.parse().expect("a valid address");
         assert!(addr.ip().is_loopback());
+    }
+
+    #[test]
+    fn disk_thresholds_default_to_ten_and_five_percent() {
+        let config = Config::try_parse_from(["biv-reference"]).expect("the defaults parse");
+        let disk = config.disk_thresholds();
+        assert_eq!(disk.warn_below_percent, 10.0);
+        assert_eq!(disk.fail_below_percent, 5.0);
+    }
+
+    #[test]
+    fn a_percentage_outside_0_to_100_is_a_usage_error() {
+        for bad in ["-1", "100.5", "NaN", "ten"] {
+            let err = Config::try_parse_from(["biv-reference", "--disk-fail-below-percent", bad])
+                .expect_err("not a percentage");
+            assert_eq!(err.exit_code(), 2, "{bad}");
+        }
     }
 
     #[test]

@@ -35,7 +35,11 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() {
-//! let health = biv_reference::health::registry(&std::env::temp_dir(), Arc::new(biv_core::SystemClock::new()));
+//! let health = biv_reference::health::registry(
+//!     &std::env::temp_dir(),
+//!     biv_reference::health::DiskThresholds::default(),
+//!     Arc::new(biv_core::SystemClock::new()),
+//! );
 //! let response = biv_reference::app::router(health)
 //!     .oneshot(Request::get("/").body(Body::empty()).expect("a valid request"))
 //!     .await

@@ -99,7 +99,11 @@ pub async fn run_with_metrics(config: &Config, metrics: Arc<Registry>) -> Result
     let _heartbeat = Arc::new(Heartbeat::new())
         .spawn(HEARTBEAT_INTERVAL)
         .map_err(ServeError::Heartbeat)?;
-    let registry = health::registry(&config.data_dir, Arc::new(SystemClock::new()));
+    let registry = health::registry(
+        &config.data_dir,
+        config.disk_thresholds(),
+        Arc::new(SystemClock::new()),
+    );
     registry.refresh_now().await;
     let _refresh = registry.spawn_refresh();
     let signal = async move {

@@ -111,6 +111,9 @@ fn spawn_with_grace(
         .env_remove("BIV_LISTEN")
         .env("BIV_DATA_DIR", data_dir)
         .env("BIV_DRAIN_GRACE_MS", grace_ms)
+        // Readiness must not depend on how full the build machine's disk is.
+        .env("BIV_DISK_WARN_BELOW_PERCENT", "0")
+        .env("BIV_DISK_FAIL_BELOW_PERCENT", "0")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());

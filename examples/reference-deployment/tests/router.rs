@@ -6,6 +6,13 @@ use axum::body::{Body, to_bytes};
 use axum::http::{Method, Request, StatusCode, header};
 use tower::ServiceExt as _;
 
+/// Disk thresholds that keep these tests independent of how full the build machine's disk is.
+const NEVER_FAIL_ON_DISK: biv_reference::health::DiskThresholds =
+    biv_reference::health::DiskThresholds {
+        warn_below_percent: 0.0,
+        fail_below_percent: 0.0,
+    };
+
 /// Sends one request to a fresh router and returns status, content type and JSON body.
 async fn call(method: Method, uri: &str) -> (StatusCode, Option<String>, serde_json::Value) {
     let request = Request::builder()
@@ -15,6 +22,7 @@ async fn call(method: Method, uri: &str) -> (StatusCode, Option<String>, serde_j
         .expect("a valid request");
     let health = biv_reference::health::registry(
         &std::env::temp_dir(),
+        NEVER_FAIL_ON_DISK,
         Arc::new(biv_core::SystemClock::new()),
     );
     health.refresh_now().await;
@@ -96,13 +104,43 @@ async fn health_routes_answer_health_json() {
     assert_eq!(live["status"], "pass");
     let (_, _, startup) = call(Method::GET, "/health/startup").await;
     assert_eq!(startup["status"], "pass", "the temp dir is writable");
+    let (status, _, ready) = call(Method::GET, "/health/ready").await;
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(ready["checks"]["disk:free"][0]["status"], "pass");
+}
+
+#[tokio::test]
+async fn a_disk_under_the_fail_threshold_fails_readiness() {
+    // No file system is 100 % free, so this threshold always fails.
+    let health = biv_reference::health::registry(
+        &std::env::temp_dir(),
+        biv_reference::health::DiskThresholds {
+            warn_below_percent: 100.0,
+            fail_below_percent: 100.0,
+        },
+        Arc::new(biv_core::SystemClock::new()),
+    );
+    health.refresh_now().await;
+    let response = biv_reference::app::router(health)
+        .oneshot(Request::get("/health/ready").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = to_bytes(response.into_body(), 1 << 20).await.unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(json["checks"]["disk:free"][0]["status"], "fail");
+    assert_eq!(json["checks"]["data:writable"][0]["status"], "pass");
 }
 
 #[tokio::test]
 async fn an_unwritable_data_dir_fails_readiness() {
     let missing =
         std::env::temp_dir().join(format!("biv-reference-missing-{}", std::process::id()));
-    let health = biv_reference::health::registry(&missing, Arc::new(biv_core::SystemClock::new()));
+    let health = biv_reference::health::registry(
+        &missing,
+        NEVER_FAIL_ON_DISK,
+        Arc::new(biv_core::SystemClock::new()),
+    );
     health.refresh_now().await;
     let response = biv_reference::app::router(health)
         .oneshot(Request::get("/health/ready").body(Body::empty()).unwrap())
@@ -146,6 +184,7 @@ async fn scrape_after(
 ) -> (StatusCode, Option<String>, String) {
     let health = biv_reference::health::registry(
         &std::env::temp_dir(),
+        NEVER_FAIL_ON_DISK,
         Arc::new(biv_core::SystemClock::new()),
     );
     health.refresh_now().await;
