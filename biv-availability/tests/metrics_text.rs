@@ -245,3 +245,96 @@ fn content_negotiation() {
         assert_eq!(Format::negotiate(accept), expected, "{accept:?}");
     }
 }
+
+#[test]
+fn label_combinations_beyond_the_limit_share_one_overflow_series() {
+    let registry = Registry::with_series_limit(3);
+    let by_path = registry
+        .counter_vec("requests", "Requests.", &["path", "status"])
+        .unwrap();
+    let latency = registry
+        .histogram_vec("latency_seconds", "Latency.", &["path"], &[0.1])
+        .unwrap();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let by_path = by_path.clone();
+            let latency = latency.clone();
+            std::thread::spawn(move || {
+                for i in 0..250 {
+                    let path = format!("/p/{}", (t * 250 + i) % 10);
+                    by_path.with_label_values(&[&path, "200"]).unwrap().inc();
+                    latency.with_label_values(&[&path]).unwrap().observe(0.05);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let text = registry.encode(Format::Prometheus);
+    let counters: Vec<(&str, u64)> = text
+        .lines()
+        .filter(|l| l.starts_with("requests_total{"))
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap();
+            (series, value.parse().unwrap())
+        })
+        .collect();
+    // Three real combinations and the overflow series, nothing more; no increment is lost.
+    assert_eq!(counters.len(), 4, "{text}");
+    assert_eq!(counters.iter().map(|(_, v)| v).sum::<u64>(), 1000);
+    assert!(
+        counters
+            .iter()
+            .any(|(s, _)| *s == r#"requests_total{path="__overflow__",status="__overflow__"}"#),
+        "{text}"
+    );
+    let counts: Vec<u64> = text
+        .lines()
+        .filter(|l| l.starts_with("latency_seconds_count{"))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
+        .collect();
+    assert_eq!(counts.len(), 4, "{text}");
+    assert_eq!(counts.iter().sum::<u64>(), 1000);
+}
+
+#[test]
+fn the_default_limit_keeps_2000_combinations() {
+    let registry = Registry::new();
+    let by_id = registry.counter_vec("hits", "Hits.", &["id"]).unwrap();
+    for i in 0..2500 {
+        by_id.with_label_values(&[&i.to_string()]).unwrap().inc();
+    }
+    let text = registry.encode(Format::Prometheus);
+    let series = text
+        .lines()
+        .filter(|l| l.starts_with("hits_total{"))
+        .count();
+    assert_eq!(series, biv_availability::metrics::DEFAULT_SERIES_LIMIT + 1);
+    assert!(text.contains("hits_total{id=\"__overflow__\"} 500\n"));
+}
+
+#[test]
+fn removed_children_disappear_and_free_their_place_under_the_limit() {
+    let registry = Registry::with_series_limit(2);
+    let by_user = registry
+        .counter_vec("logins", "Logins.", &["user", "site"])
+        .unwrap();
+    by_user.with_label_values(&["ann", "a"]).unwrap().inc();
+    by_user.with_label_values(&["bob", "a"]).unwrap().inc();
+    assert!(by_user.remove_label_values(&["ann", "a"]));
+    assert!(!by_user.remove_label_values(&["ann", "a"]));
+    // The freed place takes a new combination instead of the overflow series.
+    by_user.with_label_values(&["cyd", "b"]).unwrap().inc();
+    let text = registry.encode(Format::Prometheus);
+    assert!(!text.contains("ann"), "{text}");
+    assert!(
+        text.contains("logins_total{user=\"cyd\",site=\"b\"} 1\n"),
+        "{text}"
+    );
+    assert!(!text.contains("__overflow__"), "{text}");
+    assert_eq!(by_user.remove_matching(1, "a"), 1);
+    assert_eq!(by_user.remove_matching(7, "a"), 0);
+    let text = registry.encode(Format::Prometheus);
+    assert!(!text.contains("bob"), "{text}");
+}

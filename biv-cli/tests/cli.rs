@@ -9,8 +9,9 @@ const GROUPS: [&str; 13] = [
 ];
 
 /// Groups that have arrived and no longer answer "not available yet".
-const AVAILABLE: [&str; 8] = [
-    "audit", "crypt", "pii", "review", "scale", "health", "release", "drift",
+const AVAILABLE: [&str; 11] = [
+    "audit", "crypt", "pii", "review", "scale", "health", "release", "drift", "alert", "keys",
+    "logs",
 ];
 
 fn biv(args: &[&str]) -> Output {

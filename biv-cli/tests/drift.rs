@@ -209,3 +209,124 @@ fn bad_input_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     std::fs::remove_dir_all(&base).expect("cleanup");
 }
+
+/// A repository with one commit, its manifest, and a live copy; returns (base, manifest, live, rev).
+fn committed_config(name: &str) -> (PathBuf, PathBuf, PathBuf, String) {
+    let base = fresh(name);
+    let (home, repo, live) = (base.join("home"), base.join("repo"), base.join("live"));
+    for d in [&home, &repo, &live] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    git(&repo, &home, &["init", "-q"]);
+    std::fs::write(repo.join("app.toml"), format!("port = 8080\n# {name}\n")).expect("write");
+    git(&repo, &home, &["add", "-A"]);
+    git(&repo, &home, &["commit", "-q", "-m", "config"]);
+    std::fs::copy(repo.join("app.toml"), live.join("app.toml")).expect("copy");
+    let out = biv(&["drift", "manifest", "--repo", s(&repo), "--rev", "HEAD"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rev = json(&out)["source"]["rev"]
+        .as_str()
+        .expect("a rev")
+        .to_owned();
+    let manifest = base.join("manifest.json");
+    std::fs::write(&manifest, &out.stdout).expect("write manifest");
+    (base, manifest, live, rev)
+}
+
+#[test]
+fn an_undeliverable_drift_alert_fails_the_check() {
+    let (base, manifest, live, _) = committed_config("undeliverable");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let closed = format!("http://{}", listener.local_addr().expect("an address"));
+    drop(listener);
+    let out = biv(&[
+        "drift",
+        "check",
+        "--manifest",
+        s(&manifest),
+        "--dir",
+        s(&live),
+        "--alertmanager",
+        &closed,
+    ]);
+    // Clean, but nobody heard that the drift alert resolved: not a silent success.
+    assert_eq!(json(&out)["clean"], true);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the drift alert was not delivered"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(base);
+}
+
+/// Whether the webhook log holds a notification with `status` for the drift alert of the
+/// directory `dir`.
+fn drift_notified(log: &Path, dir: &str, status: &str) -> bool {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .flat_map(|n| n["alerts"].as_array().cloned().unwrap_or_default())
+        .any(|a| a["labels"]["dir"] == dir && a["status"] == status)
+}
+
+#[test]
+#[ignore = "server: alertmanager; run by cargo xtask test"]
+fn drift_fires_the_alert_and_a_clean_check_resolves_it() {
+    let am = biv_testkit::servers::alertmanager();
+    let (base, manifest, live, _) = committed_config("alerting");
+    let dir = s(&live).to_owned();
+    std::fs::write(live.join("app.toml"), b"port = 9090\n").expect("drift");
+    let out = biv(&[
+        "drift",
+        "check",
+        "--manifest",
+        s(&manifest),
+        "--dir",
+        s(&live),
+        "--alertmanager",
+        &am.url,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(json(&out)["clean"], false);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !drift_notified(&am.webhook_log, &dir, "firing") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no firing drift alert for {dir}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+
+    std::fs::copy(base.join("repo/app.toml"), live.join("app.toml")).expect("undo the drift");
+    let out = biv(&[
+        "drift",
+        "check",
+        "--manifest",
+        s(&manifest),
+        "--dir",
+        s(&live),
+        "--alertmanager",
+        &am.url,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    while !drift_notified(&am.webhook_log, &dir, "resolved") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no resolved drift alert for {dir}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let _ = std::fs::remove_dir_all(base);
+}

@@ -20,7 +20,17 @@ fn data(dir: &str, name: &str) -> String {
 }
 
 fn biv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_biv"))
+    biv_with_state_url(args, None)
+}
+
+/// Runs `biv` with `BIV_GATE_STATE_URL` set to `url`, or removed.
+fn biv_with_state_url(args: &[&str], url: Option<&str>) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_biv"));
+    match url {
+        Some(url) => command.env("BIV_GATE_STATE_URL", url),
+        None => command.env_remove("BIV_GATE_STATE_URL"),
+    };
+    command
         .args(args)
         .env_remove("RUST_BACKTRACE")
         .output()
@@ -441,5 +451,183 @@ fn an_otr_report_must_name_the_artifacts_commit() {
     let out = biv(&args);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("names commit"));
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+fn exactly_one_state_store_is_required() {
+    let dir = fresh("stores");
+    let state = dir.join("state.json");
+    let state = state.to_str().expect("UTF-8");
+    let d = digest();
+    let base = [
+        "release",
+        "promote",
+        "--artifact",
+        &d,
+        "--commit",
+        HEAD,
+        "--to",
+        "development",
+        "--deployer",
+        "dave",
+    ];
+    for extra in [
+        vec![],
+        vec![
+            "--state",
+            state,
+            "--state-url",
+            "postgresql://biv@127.0.0.1:1/x",
+        ],
+        vec!["--state", state, "--gate-id", "shop"],
+    ] {
+        let mut args = base.to_vec();
+        args.extend_from_slice(&extra);
+        let out = biv(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        assert!(out.stdout.is_empty(), "{extra:?}");
+    }
+    // An exported variable does not get in the way of an explicit state file.
+    let out = biv_with_state_url(
+        &["release", "status", "--state", state],
+        Some("postgresql://biv@127.0.0.1:1/x"),
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no such state file"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // An unreachable database is bad input too, and the connection string is not printed.
+    let secret_url = "postgresql://biv:s3cret-pw@127.0.0.1:1/biv?connect_timeout=2";
+    let out = biv_with_state_url(&["release", "status"], Some(secret_url));
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--state-url"), "{err}");
+    assert!(!err.contains("s3cret-pw"), "{err}");
+    assert!(!Path::new(state).exists());
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
+#[test]
+#[ignore = "server: postgresql; run by cargo xtask test"]
+fn the_gate_state_can_live_in_postgresql() {
+    let url = biv_testkit::servers::postgres_url();
+    let dir = fresh("pg");
+    let audit = dir.join("audit");
+    let audit = audit.to_str().expect("UTF-8");
+    let out = biv(&[
+        "audit",
+        "init",
+        "--dir",
+        audit,
+        "--origin",
+        "biv.test/release-pg",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let gate = format!("cli-test-{}", std::process::id());
+    let d = digest();
+    let promote_pg = |to: &str, extra: &[&str]| {
+        let mut args = vec![
+            "release",
+            "promote",
+            "--gate-id",
+            &gate,
+            "--artifact",
+            &d,
+            "--commit",
+            HEAD,
+            "--to",
+            to,
+            "--deployer",
+            "dave",
+            "--audit-dir",
+            audit,
+        ];
+        args.extend_from_slice(extra);
+        biv_with_state_url(&args, Some(&url))
+    };
+
+    let out = promote_pg("development", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["allowed"], true);
+    // Refused (no test evidence): recorded in the audit log, nothing stored.
+    let out = promote_pg("test", &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(json(&out)["allowed"], false);
+
+    let out = biv_with_state_url(&["release", "status", "--gate-id", &gate], Some(&url));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = json(&out);
+    assert_eq!(s["stages"][0]["stage"], "development");
+    assert_eq!(s["stages"][0]["current"]["artifact"]["digest"], d);
+    assert!(s["stages"][1]["current"].is_null());
+    let out = biv_with_state_url(&["release", "history", "--gate-id", &gate], Some(&url));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+
+    // Both decisions are in the audit log, in order.
+    for (index, outcome) in [(0, "success"), (1, "serious_failure")] {
+        let out = biv(&[
+            "audit",
+            "entry",
+            "--dir",
+            audit,
+            "--index",
+            &index.to_string(),
+        ]);
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).contains(outcome));
+    }
+    // A gate without a row is an error for status, naming the gate.
+    let out = biv_with_state_url(
+        &["release", "status", "--gate-id", "no-such-gate"],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-gate"));
+
+    // When the audit log cannot take the decision, nothing changes in PostgreSQL.
+    let out = biv_with_state_url(
+        &[
+            "release",
+            "promote",
+            "--gate-id",
+            &gate,
+            "--artifact",
+            &d,
+            "--commit",
+            HEAD,
+            "--to",
+            "development",
+            "--deployer",
+            "dave",
+            "--audit-dir",
+            "/nonexistent/audit",
+        ],
+        Some(&url),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let out = biv_with_state_url(&["release", "history", "--gate-id", &gate], Some(&url));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }

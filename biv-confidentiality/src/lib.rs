@@ -79,6 +79,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! Rotation and erasure (`docs/key-management.md`): [`keys::EnvelopeEncryptor::rewrap_all`]
+//! rewraps data keys under a new root KEK version, each verified before a compare-and-swap
+//! replaces the old wrapping; [`keys::DomainKeyring`] adds versioned per-tenant domain keys
+//! between the root KEK and the data keys; [`keys::EnvelopeEncryptor::rotate_subject`] gives a
+//! subject a new data key version, [`keys::ReencryptJob`] re-encrypts stored fields resumably
+//! (`needs_reencrypt` reads the header only) and
+//! [`keys::EnvelopeEncryptor::set_min_decryption_version`] then retires old versions
+//! ([`keys::KeyRetired`]). [`keys::PgKeyStore`] keeps the keys in PostgreSQL.
+//! [`keys::Shredder`] erases a subject completely: data keys, caches, blind-index values
+//! (through the host's [`blind_index::BlindIndexEraser`]) and a NEN 7513 audit record.
+//!
 //! What shredding does not cover: backups of the key store still hold the subject's wrapped
 //! data keys, readable as long as the root key version that wrapped them exists. The remedy is
 //! "shred epochs": rotate the root key regularly ([`keys::LocalKeyring::rotate`]), rewrap the

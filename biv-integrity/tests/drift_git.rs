@@ -312,6 +312,15 @@ async fn audit_event_alert_and_monitor() {
         .expect("alert")
         .expect("drift alerts");
     assert_eq!(alert.name(), "BivConfigDrift");
+    assert_eq!(alert.labels()["dir"], report.dir);
+    assert_eq!(alert.annotations()["rev"], report.source.rev);
+    let resolved = biv_integrity::drift::drift_resolved(&report, now).expect("resolution");
+    assert_eq!(
+        resolved.labels(),
+        alert.labels(),
+        "the resolution matches the alert"
+    );
+    assert!(resolved.is_resolved_at(now));
 
     let sink = biv_testkit::InMemoryAuditSink::new();
     let record = DriftRecord::new(

@@ -484,3 +484,49 @@ async fn history_and_state_rows_are_protected() {
         .get(0);
     assert!(decision.is_some_and(|d| d.contains("\"allowed\": true")));
 }
+
+#[tokio::test]
+#[ignore = "server: postgresql; run by cargo xtask test"]
+async fn a_decision_that_is_not_recorded_changes_nothing() {
+    let gate_id = unique_gate_id("recorded");
+    let store = store(&gate_id).await;
+    let request = PromotionRequest::new(artifact(7), "development", "dave");
+
+    let err = store
+        .promote_recorded(&GatePolicy::dtap(), &request, at(0), |_| async {
+            Err("the audit log is full")
+        })
+        .await
+        .expect_err("the recorder failed");
+    match err {
+        PgGateStateError::NotRecorded {
+            gate_id: g,
+            message,
+        } => {
+            assert_eq!(g, gate_id);
+            assert_eq!(message, "the audit log is full");
+        }
+        other => panic!("expected NotRecorded, got {other:?}"),
+    }
+    assert!(
+        store.load().await.expect("load").is_none(),
+        "no row was created"
+    );
+    assert_eq!(history_rows(&gate_id).await, 0);
+
+    // The recorder sees exactly the decision that is applied.
+    let seen = std::sync::Mutex::new(None);
+    let done = store
+        .promote_recorded(&GatePolicy::dtap(), &request, at(1), |decision| async {
+            *seen.lock().expect("not poisoned") = Some(decision);
+            Ok::<(), String>(())
+        })
+        .await
+        .expect("recorded and applied");
+    assert!(done.recorded);
+    assert_eq!(
+        seen.into_inner().expect("not poisoned"),
+        Some(done.decision)
+    );
+    assert_eq!(history_rows(&gate_id).await, 1);
+}

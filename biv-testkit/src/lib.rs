@@ -32,6 +32,7 @@
 mod audit_sink;
 mod clock;
 pub mod conformance;
+pub mod elastic;
 mod log_sink;
 mod notifier;
 mod samples;

@@ -67,7 +67,8 @@ pub(crate) struct Outcome {
     pub(crate) totals: Totals,
 }
 
-/// Runs `cargo test --workspace --no-fail-fast [-- [--include-ignored] FILTER…]` in `root`,
+/// Runs `cargo test --workspace --all-features --no-fail-fast [-- [--include-ignored] FILTER…]`
+/// in `root` (every optional feature, e.g. biv-availability's `otel`, is tested),
 /// with `env` added to the environment, echoing its stdout line by line while parsing it.
 pub(crate) fn run(
     root: &Path,
@@ -78,7 +79,7 @@ pub(crate) fn run(
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(cargo);
     cmd.current_dir(root)
-        .args(["test", "--workspace", "--no-fail-fast"]);
+        .args(["test", "--workspace", "--all-features", "--no-fail-fast"]);
     let mut test_args: Vec<&str> = Vec::new();
     if include_ignored {
         test_args.push("--include-ignored");

@@ -28,7 +28,7 @@ pub(crate) const USAGE: &str = "\
 usage: cargo xtask test [--no-servers] [--keep] [-- TEST-ARGS...]
 
   test          install the Debian packages the tests need (if missing), start the loopback
-                test servers, run `cargo test --workspace --no-fail-fast -- --include-ignored`,
+                test servers, run `cargo test --workspace --all-features --no-fail-fast -- --include-ignored`,
                 stop the servers and print the totals (see docs/testing.md)
   --no-servers  run only `cargo test --workspace`: server-backed tests are NOT run
   --keep        keep the temp dir with the servers' configs, logs and data

@@ -3,7 +3,7 @@
 //! `cargo xtask test` is the README's test command: it installs the Debian packages the tests
 //! need, starts PostgreSQL, rsyslog, Alertmanager (with a webhook receiver), Prometheus, a
 //! SoftHSM2 token and checks PHP with FFI, all on 127.0.0.1 under one temp dir; runs
-//! `cargo test --workspace --no-fail-fast -- --include-ignored`; stops every server; and ends
+//! `cargo test --workspace --all-features --no-fail-fast -- --include-ignored`; stops every server; and ends
 //! with the line `N passed, M failed`. See `docs/testing.md`.
 
 mod cargo_test;

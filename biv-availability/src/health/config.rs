@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::monitors::{
     DiskSpaceMonitor, HttpMonitor, MemoryMonitor, PostgresMonitor, TcpMonitor, WritableDirMonitor,
 };
-use super::registry::{CheckOptions, Group, HealthRegistry};
+use super::registry::{CheckOptions, Group, HealthRegistry, HealthRegistryBuilder};
 
 /// Why a health configuration was refused; `key` names the offending entry, e.g.
 /// `checks[2].url`.
@@ -98,7 +98,7 @@ struct RawCheck {
 ///     .unwrap_err().to_string().starts_with("checks[0].address"));
 /// # Ok::<(), biv_availability::health::HealthConfigError>(())
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct HealthConfig {
     checks: Vec<(Arc<dyn Monitor>, CheckOptions)>,
 }
@@ -303,14 +303,32 @@ impl HealthConfig {
 
     /// A registry with these checks, stamping results with `clock`.
     pub fn build(&self, clock: Arc<dyn Clock>) -> HealthRegistry {
+        self.add_to(HealthRegistry::builder(clock)).build()
+    }
+
+    /// Adds these checks to `builder`, next to checks the host registers itself.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use biv_availability::health::{CheckOptions, Group, HealthConfig, HealthRegistry, WritableDirMonitor};
+    /// use biv_core::SystemClock;
+    ///
+    /// let dependencies = HealthConfig::from_json(
+    ///     r#"{"checks":[{"name":"postgres:connect","type":"tcp","address":"127.0.0.1:5432"}]}"#,
+    /// )?;
+    /// let builder = HealthRegistry::builder(Arc::new(SystemClock::new())).check(
+    ///     WritableDirMonitor::new("data:writable", std::env::temp_dir()),
+    ///     CheckOptions::new([Group::Startup, Group::Ready]),
+    /// );
+    /// let registry = dependencies.add_to(builder).build();
+    /// assert!(registry.has_group(&Group::Ready));
+    /// # Ok::<(), biv_availability::health::HealthConfigError>(())
+    /// ```
+    pub fn add_to(&self, builder: HealthRegistryBuilder) -> HealthRegistryBuilder {
         self.checks
             .iter()
-            .fold(
-                HealthRegistry::builder(clock),
-                |builder, (monitor, options)| {
-                    builder.check_arc(Arc::clone(monitor), options.clone())
-                },
-            )
-            .build()
+            .fold(builder, |builder, (monitor, options)| {
+                builder.check_arc(Arc::clone(monitor), options.clone())
+            })
     }
 }

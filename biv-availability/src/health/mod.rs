@@ -20,7 +20,7 @@ mod shutdown;
 pub use config::{HealthConfig, HealthConfigError};
 pub use monitors::{
     DiskSpaceMonitor, FnMonitor, HttpMonitor, InvalidUrl, MemInfo, MemInfoError, MemoryMonitor,
-    PostgresMonitor, TcpMonitor, WritableDirMonitor,
+    PostgresMonitor, TcpMonitor, WritableDirMonitor, available_bytes,
 };
 pub use registry::{CheckOptions, Group, HealthRegistry, HealthRegistryBuilder, RefreshTask};
 pub use report::{CheckEntry, HEALTH_JSON, HealthReport};

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use zeroize::Zeroize;
 
+use super::trace_ids::TraceIds;
 use crate::metrics::{Collector, MetricFamily, MetricKind, Sample, SampleValue};
 use biv_core::{Clock, Dataset, Level, LogRecord, LogSink, RecordId, Redactor};
 use tracing::field::{Field, Visit};
@@ -126,6 +127,11 @@ impl Collector for DropCounters {
 /// (keys sanitised: `.`, `*`, `\` become `_`), any dotted ECS field (`http.request.method`,
 /// `user.id`, `error.message`, …), and other fields under `labels`.
 ///
+/// With the cargo feature `otel`, an event inside a `tracing` span that carries an OpenTelemetry
+/// span context (put there by `tracing-opentelemetry`'s layer in the same subscriber, or attached
+/// by the host) also gets `trace.id` and `span.id` (lowercase hex, 32 and 16 digits). Events
+/// outside spans skip that lookup entirely.
+///
 /// ```
 /// use std::sync::Arc;
 /// use biv_availability::logging::{EcsLayer, ServiceInfo};
@@ -161,6 +167,9 @@ pub struct EcsLayer {
     default_dataset: Dataset,
     ids: RecordIds,
     drops: Arc<DropCounters>,
+    /// Finds `trace.id` / `span.id` of events inside spans.
+    #[cfg(feature = "otel")]
+    otel: super::trace_ids::OtelIds,
 }
 
 impl EcsLayer {
@@ -191,6 +200,8 @@ impl EcsLayer {
             default_dataset: Dataset::Application,
             ids: RecordIds::new(),
             drops: Arc::default(),
+            #[cfg(feature = "otel")]
+            otel: super::trace_ids::OtelIds::default(),
         }
     }
 
@@ -213,10 +224,15 @@ impl EcsLayer {
         fields: &mut Fields,
         dataset: Dataset,
         now: biv_core::Timestamp,
+        trace: Option<&TraceIds>,
     ) -> String {
         let redactor = &*self.redactor;
         let mut out = String::with_capacity(
-            128 + self.constant.len() + target.len() + fields.text.len() + 24 * fields.values.len(),
+            128 + self.constant.len()
+                + target.len()
+                + fields.text.len()
+                + 24 * fields.values.len()
+                + trace.map_or(0, |_| TRACE_KEYS_LEN),
         );
         out.push_str("{\"@timestamp\":\"");
         push_rfc3339_millis(&mut out, now);
@@ -231,6 +247,14 @@ impl EcsLayer {
         push_json_string(&mut out, dataset.as_str());
         out.push_str(",\"log.logger\":");
         push_json_string(&mut out, target);
+        if let Some(ids) = trace {
+            // Hex digits need no escaping.
+            out.push_str(",\"trace.id\":\"");
+            out.push_str(ids.trace_id());
+            out.push_str("\",\"span.id\":\"");
+            out.push_str(ids.span_id());
+            out.push('"');
+        }
 
         // A key written twice would make Elasticsearch reject the line: the last value wins.
         // `dotted` holds indices into `fields.values`, in order of first appearance.
@@ -251,7 +275,11 @@ impl EcsLayer {
             }
             if let Some(label) = key.strip_prefix("labels.") {
                 labels.push((sanitize_label(label), i));
-            } else if key.contains('.') && !RESERVED.contains(&key) && !key.starts_with("service.")
+            } else if key.contains('.')
+                && !RESERVED.contains(&key)
+                && !key.starts_with("service.")
+                // The ids from the span context win over event fields of the same name.
+                && (trace.is_none() || !matches!(key, "trace.id" | "span.id"))
             {
                 match dotted.iter_mut().find(|j| values[**j].0 == key) {
                     Some(slot) => *slot = i,
@@ -299,7 +327,7 @@ impl EcsLayer {
         out
     }
 
-    fn handle(&self, event: &Event<'_>, fields: &mut Fields) {
+    fn handle(&self, event: &Event<'_>, fields: &mut Fields, trace: Option<&TraceIds>) {
         event.record(fields);
         let meta = event.metadata();
         let level = match *meta.level() {
@@ -325,7 +353,7 @@ impl EcsLayer {
             })
             .unwrap_or(self.default_dataset);
         let now = self.clock.now();
-        let line = self.encode(level, meta.target(), fields, dataset, now);
+        let line = self.encode(level, meta.target(), fields, dataset, now, trace);
         match LogRecord::new(self.ids.next(), now, level, dataset, line) {
             Ok(record) => {
                 if let Err(e) = self.sink.submit(record) {
@@ -357,14 +385,27 @@ impl<S> Layer<S> for EcsLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+    #[cfg(feature = "otel")]
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        self.otel.register(subscriber);
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        #[cfg(feature = "otel")]
+        let trace = self.otel.lookup(event, &ctx);
+        #[cfg(not(feature = "otel"))]
+        let trace: Option<TraceIds> = {
+            let _ = ctx;
+            None
+        };
+        let trace = trace.as_ref();
         // An event logged while this thread is already inside `on_event` (from a redactor, a
         // sink or a `Debug` impl) gets fresh scratch space instead of the borrowed one.
         let handled = SCRATCH
             .try_with(|scratch| match scratch.try_borrow_mut() {
                 Ok(mut fields) => {
                     fields.reset();
-                    self.handle(event, &mut fields);
+                    self.handle(event, &mut fields, trace);
                     fields.wipe();
                     true
                 }
@@ -372,7 +413,7 @@ where
             })
             .unwrap_or(false);
         if !handled {
-            self.handle(event, &mut Fields::default());
+            self.handle(event, &mut Fields::default(), trace);
         }
     }
 }
@@ -507,6 +548,9 @@ impl Visit for Fields {
         self.values.push((field.name(), Value::Str(range)));
     }
 }
+
+/// Length of `,"trace.id":"<32 hex>","span.id":"<16 hex>"`.
+const TRACE_KEYS_LEN: usize = 75;
 
 /// Keys the layer writes itself; an event field with one of these names goes under `labels`, so
 /// a line never holds a key twice.

@@ -1,8 +1,9 @@
 //! Logging: ECS JSON from `tracing`, redacted before it leaves the process, to a [`LogSink`](biv_core::LogSink).
 //!
 //! [`EcsLayer`] formats events per elastic/ecs-logging and passes every text through a
-//! [`Redactor`](biv_core::Redactor); [`WriterSink`] writes the lines to stdout or a file without
-//! blocking the caller (Filebeat or rsyslog ship them to ELK). Wire them in a host:
+//! [`Redactor`](biv_core::Redactor); [`WriterSink`] writes the lines to stdout or a
+//! [`RotatingFile`] without blocking the caller (Filebeat or rsyslog ship them to ELK). Wire them
+//! in a host:
 //!
 //! ```
 //! use std::sync::Arc;
@@ -21,7 +22,10 @@
 mod access;
 mod ecs;
 mod heartbeat;
+mod rotating_file;
 mod syslog;
+#[cfg_attr(not(feature = "otel"), allow(dead_code))]
+mod trace_ids;
 mod writer_sink;
 
 pub use access::{AccessLog, AccessLogLayer};
@@ -29,6 +33,9 @@ pub use ecs::{DropCounters, ECS_VERSION, EcsLayer, ServiceInfo};
 pub use heartbeat::{
     HEARTBEAT_INTERVAL, Heartbeat, HeartbeatGap, HeartbeatHandle, HeartbeatSeen,
     HeartbeatSpawnError, heartbeat_gaps,
+};
+pub use rotating_file::{
+    ROTATION_RETRY, RotatingFile, RotatingFileConfig, RotatingFileError, RotationStats,
 };
 pub use syslog::{
     SYSLOG_SD_ID, SyslogConfig, SyslogConfigError, SyslogSink, SyslogStartError, encode_syslog,

@@ -1,5 +1,6 @@
 //! [`WriterSink`]: the default [`LogSink`] — a bounded queue and a thread writing lines to
-//! stdout, a file, or any writer; Filebeat or rsyslog ship what it writes.
+//! stdout, a file, or any writer; Filebeat or rsyslog ship what it writes. For a file, give it a
+//! [`RotatingFile`](super::RotatingFile): rotation by size and UTC day, lines kept whole.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,7 +74,8 @@ fn write_patiently(writer: &mut impl Write, bytes: &[u8]) -> (usize, std::io::Re
 /// full queue refuses it, counted as `full`), and a thread writes one line per record. A writer
 /// answering `WouldBlock` is waited for (up to five seconds per batch); records a failing writer
 /// could not take are counted ([`WriterSink::lost_records`]) and the next records are tried
-/// again, so one bad moment of the disk does not silence the log for good.
+/// again, so one bad moment of the disk does not silence the log for good. To write a rotated
+/// file, pass a [`RotatingFile`](super::RotatingFile) as the writer.
 ///
 /// ```
 /// use std::time::Duration;

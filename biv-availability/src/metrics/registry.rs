@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
 use std::fmt::Debug;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::family::{MetricFamily, MetricKind, Sample, SampleValue};
@@ -250,6 +250,13 @@ impl Metric for Histogram {
 
 type Children<T> = HashMap<u64, Vec<(Box<[String]>, T)>>;
 
+/// The number of label-value combinations a family holds by default before new ones are folded
+/// into its overflow series (the OpenTelemetry SDK's default cardinality limit).
+pub const DEFAULT_SERIES_LIMIT: usize = 2000;
+
+/// The value every label of a family's overflow series carries.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
 #[derive(Debug)]
 struct Family<T> {
     name: String,
@@ -259,6 +266,10 @@ struct Family<T> {
     children: RwLock<Children<T>>,
     make: fn(&Family<T>) -> T,
     bounds: Arc<[f64]>,
+    /// Label-value combinations beyond this share the overflow series.
+    series_limit: usize,
+    /// Combinations created so far, the overflow series not counted.
+    series: AtomicUsize,
 }
 
 impl<T: Metric> Family<T> {
@@ -287,16 +298,99 @@ impl<T: Metric> Family<T> {
             .children
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        let slot = children.entry(key).or_default();
-        if let Some(found) = slot.iter().find(|(k, _)| same(k)) {
+        if let Some(found) = children
+            .get(&key)
+            .and_then(|v| v.iter().find(|(k, _)| same(k)))
+        {
             return Ok(found.1.clone());
         }
+        if self.series.load(Ordering::Relaxed) >= self.series_limit && !values.is_empty() {
+            drop(children);
+            return Ok(self.overflow());
+        }
         let metric = (self.make)(self);
-        slot.push((
+        children.entry(key).or_default().push((
             values.iter().map(|s| (*s).to_owned()).collect(),
             metric.clone(),
         ));
+        self.series.fetch_add(1, Ordering::Relaxed);
         Ok(metric)
+    }
+
+    /// Removes the child for `values`; returns whether it existed.
+    fn remove(&self, values: &[&str]) -> bool {
+        let mut h = DefaultHasher::new();
+        values.hash(&mut h);
+        let key = h.finish();
+        let mut children = self
+            .children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let Some(slot) = children.get_mut(&key) else {
+            return false;
+        };
+        let before = slot.len();
+        slot.retain(|(k, _)| !k.iter().map(String::as_str).eq(values.iter().copied()));
+        let removed = before - slot.len();
+        if slot.is_empty() {
+            children.remove(&key);
+        }
+        self.forget_series(removed);
+        removed > 0
+    }
+
+    /// Removes every child whose label at `index` is `value`; returns how many.
+    fn remove_matching(&self, index: usize, value: &str) -> usize {
+        let mut children = self
+            .children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut removed = 0;
+        children.retain(|_, slot| {
+            let before = slot.len();
+            slot.retain(|(k, _)| k.get(index).map(String::as_str) != Some(value));
+            removed += before - slot.len();
+            !slot.is_empty()
+        });
+        self.forget_series(removed);
+        removed
+    }
+
+    /// Frees `n` places under the series limit (the overflow series never took one).
+    fn forget_series(&self, n: usize) {
+        let _ = self
+            .series
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some(v.saturating_sub(n))
+            });
+    }
+
+    /// The series that every combination beyond the limit shares: each label is
+    /// [`OVERFLOW_LABEL_VALUE`], so totals stay right while memory stays bounded.
+    fn overflow(&self) -> T {
+        let values: Box<[String]> = self
+            .label_names
+            .iter()
+            .map(|_| OVERFLOW_LABEL_VALUE.to_owned())
+            .collect();
+        let mut h = DefaultHasher::new();
+        values
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .hash(&mut h);
+        let key = h.finish();
+        let mut children = self
+            .children
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let slot = children.entry(key).or_default();
+        if let Some(found) = slot.iter().find(|(k, _)| *k == values) {
+            return found.1.clone();
+        }
+        let metric = (self.make)(self);
+        slot.push((values, metric.clone()));
+        metric
     }
 }
 
@@ -341,6 +435,19 @@ macro_rules! vec_type {
             pub fn with_label_values(&self, values: &[&str]) -> Result<$metric, MetricsError> {
                 self.0.get(values)
             }
+
+            /// Removes the child for these label values, so it is no longer exposed (a
+            /// workload or route that is gone); a handle kept elsewhere keeps counting
+            /// unseen. Returns whether it existed.
+            pub fn remove_label_values(&self, values: &[&str]) -> bool {
+                self.0.remove(values)
+            }
+
+            /// Removes every child whose label at position `index` (in the order of the
+            /// label names) is `value`; returns how many.
+            pub fn remove_matching(&self, index: usize, value: &str) -> usize {
+                self.0.remove_matching(index, value)
+            }
         }
     };
 }
@@ -375,6 +482,7 @@ vec_type!(
 #[derive(Debug, Default)]
 pub struct Registry {
     inner: Mutex<Inner>,
+    series_limit: Option<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -384,9 +492,35 @@ struct Inner {
 }
 
 impl Registry {
-    /// An empty registry.
+    /// An empty registry; each labelled family holds at most [`DEFAULT_SERIES_LIMIT`]
+    /// label-value combinations.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty registry whose labelled families hold at most `limit` label-value combinations
+    /// each (at least 1). Further combinations are not refused: they all count in one overflow
+    /// series whose labels are [`OVERFLOW_LABEL_VALUE`], so a label fed from client input
+    /// cannot grow memory or the scrape without bound, and sums over the family stay right.
+    ///
+    /// ```
+    /// use biv_availability::metrics::{Format, Registry};
+    /// let registry = Registry::with_series_limit(2);
+    /// let by_user = registry.counter_vec("logins", "Logins.", &["user"])?;
+    /// for user in ["ann", "bob", "cyd", "dan"] {
+    ///     by_user.with_label_values(&[user])?.inc();
+    /// }
+    /// let text = registry.encode(Format::Prometheus);
+    /// assert!(text.contains("logins_total{user=\"bob\"} 1\n"));
+    /// assert!(text.contains("logins_total{user=\"__overflow__\"} 2\n"));
+    /// assert!(!text.contains("cyd"));
+    /// # Ok::<(), biv_availability::metrics::MetricsError>(())
+    /// ```
+    pub fn with_series_limit(limit: usize) -> Self {
+        Registry {
+            inner: Mutex::default(),
+            series_limit: Some(limit.max(1)),
+        }
     }
 
     fn family<T: Metric + 'static>(
@@ -417,6 +551,8 @@ impl Registry {
             children: RwLock::new(HashMap::new()),
             make,
             bounds,
+            series_limit: self.series_limit.unwrap_or(DEFAULT_SERIES_LIMIT),
+            series: AtomicUsize::new(0),
         });
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         // Every name the family writes (a counter's `_total`, a histogram's `_bucket`, `_sum`,

@@ -8,13 +8,21 @@
 //! - [`recommend`]: one reconciliation from a [`ScaleInput`] (the JSON of
 //!   `biv scale recommend`) to a [`Recommendation`].
 //!
-//! Everything here is a pure function: history (past recommendations and scale events) is
-//! input, so the same input always gives the same advice.
+//! - [`ScaleAdvisor`]: [`recommend`] run on every observation of a workload, keeping the
+//!   history itself, with the advice exported as the metric `biv_scale_desired_replicas` that
+//!   an HPA (through an external-metrics adapter) or KEDA scales on.
+//!
+//! Everything except the advisor is a pure function: history (past recommendations and scale
+//! events) is input, so the same input always gives the same advice.
 
+mod advisor;
 mod behavior;
 mod calc;
 mod recommend;
 
+pub use advisor::{
+    AdviseError, DESIRED_REPLICAS_METRIC, HISTORY_HORIZON, MAX_HISTORY, MAX_WORKLOADS, ScaleAdvisor,
+};
 pub use behavior::{
     Behavior, HistoryEntry, PolicyType, ScalingPolicy, ScalingRules, SelectPolicy,
     stabilize_recommendation,

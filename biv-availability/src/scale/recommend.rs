@@ -101,7 +101,7 @@ impl ScaleInput {
         Ok(input)
     }
 
-    fn validate(&self) -> Result<(), ScaleInputError> {
+    pub(crate) fn validate(&self) -> Result<(), ScaleInputError> {
         if self.max_replicas == 0 {
             return Err(ScaleInputError::Invalid("max_replicas must be at least 1"));
         }
@@ -182,27 +182,34 @@ pub struct Recommendation {
 /// # Errors
 /// [`RecommendError`] when the replica count cannot be calculated from the pods.
 pub fn recommend(input: &ScaleInput) -> Result<Recommendation, RecommendError> {
+    recommend_with_raw(input).map(|(advice, _)| advice)
+}
+
+/// [`recommend`], plus the replica count the metric asked for before behavior and
+/// `minReplicas`/`maxReplicas` — what Kubernetes keeps as the recommendation history for the
+/// stabilization windows — or `None` when the metric was not consulted.
+pub(crate) fn recommend_with_raw(
+    input: &ScaleInput,
+) -> Result<(Recommendation, Option<u32>), RecommendError> {
     let current = input.current_replicas;
+    let fixed = |desired_replicas: u32, reason: &str| {
+        Ok((
+            Recommendation {
+                desired_replicas,
+                utilization: None,
+                reason: reason.to_owned(),
+            },
+            None,
+        ))
+    };
     if current == 0 && input.min_replicas != 0 {
-        return Ok(Recommendation {
-            desired_replicas: 0,
-            utilization: None,
-            reason: "ScalingDisabled".to_owned(),
-        });
+        return fixed(0, "ScalingDisabled");
     }
     if current > input.max_replicas {
-        return Ok(Recommendation {
-            desired_replicas: input.max_replicas,
-            utilization: None,
-            reason: "TooManyReplicas".to_owned(),
-        });
+        return fixed(input.max_replicas, "TooManyReplicas");
     }
     if current < input.min_replicas {
-        return Ok(Recommendation {
-            desired_replicas: input.min_replicas,
-            utilization: None,
-            reason: "TooFewReplicas".to_owned(),
-        });
+        return fixed(input.min_replicas, "TooFewReplicas");
     }
     let calc = replica_count(
         current,
@@ -219,11 +226,14 @@ pub fn recommend(input: &ScaleInput) -> Result<Recommendation, RecommendError> {
         &input.behavior,
         &input.history,
     );
-    Ok(Recommendation {
-        desired_replicas: desired,
-        utilization: Some(calc.utilization),
-        reason,
-    })
+    Ok((
+        Recommendation {
+            desired_replicas: desired,
+            utilization: Some(calc.utilization),
+            reason,
+        },
+        Some(calc.replicas),
+    ))
 }
 
 /// `normalizeDesiredReplicasWithBehaviors`: stabilize `desired`, then limit it by the rate

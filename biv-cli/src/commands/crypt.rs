@@ -30,7 +30,7 @@ use zeroize::Zeroizing;
 use crate::exit::Exit;
 
 /// The KEK id of keyrings made by `biv crypt`.
-const KEK_ID: &str = "local:biv-cli";
+pub(crate) const KEK_ID: &str = "local:biv-cli";
 
 /// Arguments of `biv crypt`.
 #[derive(Debug, Args)]

@@ -5,8 +5,10 @@
 //!   `*.pfx`, `.env`, `*.env`, `secrets/`; `--secret` replaces them) are stored as
 //!   HMAC-SHA256 under the key file's bytes; without a key file a secret path is an error.
 //! - `biv drift check --manifest F --dir DIR [--secret-key-file F] [--ignore GLOB]…
-//!   [--audit-dir D]` compares the directory with the manifest, records the check in the audit
-//!   log when `--audit-dir` is given and prints the report as JSON. Exit 0 clean, 1 drift,
+//!   [--audit-dir D] [--alertmanager URL]…` compares the directory with the manifest, records
+//!   the check in the audit log when `--audit-dir` is given, sends the `BivConfigDrift`
+//!   alert (firing on drift, resolved when clean) when `--alertmanager` is given, and prints
+//!   the report as JSON. Exit 0 clean, 1 drift or an alert that could not be delivered,
 //!   2 bad input.
 //!
 //! Format: `docs/formats/drift-manifest.md`.
@@ -14,10 +16,12 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use biv_core::{Actor, Clock, EventId, SourceSystem, SystemClock};
+use std::sync::Arc;
+
+use biv_core::{Actor, Clock, EventId, Notifier, SourceSystem, SystemClock};
 use biv_integrity::drift::{
-    CheckOptions, DriftRecord, Manifest, ManifestOptions, PathPatterns, SecretKey, check_dir,
-    drift_event, manifest_from_git,
+    CheckOptions, DriftRecord, DriftReport, Manifest, ManifestOptions, PathPatterns, SecretKey,
+    check_dir, drift_alert, drift_event, drift_resolved, manifest_from_git,
 };
 use clap::{Args, Subcommand};
 
@@ -29,7 +33,8 @@ use crate::exit::Exit;
     about = "Detect drift between deployed configuration and version control",
     long_about = "Compare the configuration that is deployed with the version under version \
                   control and report every difference, so that unreviewed changes are caught.",
-    after_help = "Exit status of check: 0 clean, 1 drift, 2 bad arguments or input. \
+    after_help = "Exit status of check: 0 clean, 1 drift or an undelivered alert, 2 bad \
+                  arguments or input. \
                   Format: docs/formats/drift-manifest.md."
 )]
 pub(crate) struct DriftArgs {
@@ -79,6 +84,11 @@ struct CheckArgs {
     /// Append the check to this biv audit log (key at `<dir>/log.key`)
     #[arg(long, value_name = "DIR")]
     audit_dir: Option<PathBuf>,
+    /// Send the drift alert to this Alertmanager (repeatable for an HA cluster): firing on
+    /// drift, resolved when clean. Run the check more often than Alertmanager's
+    /// resolve_timeout (5 minutes by default) so an ongoing drift stays firing
+    #[arg(long = "alertmanager", value_name = "URL")]
+    alertmanagers: Vec<String>,
 }
 
 /// Runs `biv drift`.
@@ -156,9 +166,37 @@ fn check(args: &CheckArgs) -> Result<Exit, String> {
     }
     let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
     print(&text)?;
-    Ok(if report.clean {
+    let alerted = if args.alertmanagers.is_empty() {
+        true
+    } else {
+        send_drift_alert(&args.alertmanagers, &report)?
+    };
+    Ok(if report.clean && alerted {
         Exit::Ok
     } else {
         Exit::CheckFailed
     })
+}
+
+/// Sends the drift alert for `report` (resolved when it is clean); false, with the reason on
+/// standard error, when no Alertmanager accepted it.
+fn send_drift_alert(urls: &[String], report: &DriftReport) -> Result<bool, String> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let now = clock.now();
+    let notifier = super::alert::alertmanager_notifier(urls, 5000, clock)?;
+    let alert = match drift_alert(report, now).map_err(|e| e.to_string())? {
+        Some(firing) => firing,
+        None => drift_resolved(report, now).map_err(|e| e.to_string())?,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    match runtime.block_on(notifier.notify(&alert)) {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            eprintln!("biv drift check: the drift alert was not delivered: {e}");
+            Ok(false)
+        }
+    }
 }

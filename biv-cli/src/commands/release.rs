@@ -1,12 +1,18 @@
 //! `biv release` (integrity): gate promotion from Development through Acceptance to Production.
 //!
-//! - `biv release promote --state F --artifact sha256:… --commit SHA --to STAGE --deployer LOGIN
-//!   [--approved-by LOGIN]… [--evidence junit.xml]… [--otr otr.xml]… [--verdict verdict.json]…
-//!   [--contributors a,b] [--onboarding CUSTOMER] [--policy F] [--audit-dir D]` decides the
-//!   promotion, records it in the audit log when `--audit-dir` is given, saves an allowed one in
-//!   the state file and prints the decision as JSON. Exit 0 allowed, 1 refused, 2 bad input.
-//! - `biv release status --state F` prints what runs in each stage and the history;
-//!   `biv release history --state F` prints the history as JSON lines.
+//! - `biv release promote (--state F | --state-url URL [--gate-id ID]) --artifact sha256:…
+//!   --commit SHA --to STAGE --deployer LOGIN [--approved-by LOGIN]… [--evidence junit.xml]…
+//!   [--otr otr.xml]… [--verdict verdict.json]… [--contributors a,b] [--onboarding CUSTOMER]
+//!   [--policy F] [--audit-dir D]` decides the promotion, records it in the audit log when
+//!   `--audit-dir` is given, saves an allowed one in the state (a file, or PostgreSQL with the
+//!   gate's row locked from decision to commit) and prints the decision as JSON. Exit 0
+//!   allowed, 1 refused, 2 bad input.
+//! - `biv release status` / `biv release history` with the same `--state` or `--state-url`
+//!   print what runs in each stage and the history, or the history as JSON lines.
+//!
+//! The PostgreSQL connection string may carry a password: give it through `BIV_GATE_STATE_URL`
+//! (used when neither `--state` nor `--state-url` is given) rather than on the command line,
+//! where `ps` shows it; it is never printed.
 //! - `biv release evidence --junit F… --otr F… [--max-skipped-percent N]` prints the parsed
 //!   reports.
 //!
@@ -17,9 +23,9 @@ use std::path::{Path, PathBuf};
 
 use biv_core::{Actor, Clock, EventId, SourceSystem, SystemClock, Verdict};
 use biv_integrity::release::{
-    Artifact, DecisionRecord, GatePolicy, GateState, PromotionRequest, TestEvidence,
-    VerdictEvidence, decide, decision_event, load_state, lock_state, parse_junit, parse_otr,
-    save_state,
+    Artifact, DecisionRecord, GatePolicy, GateState, PgGateStateStore, PromotionRequest,
+    TestEvidence, VerdictEvidence, decide, decision_event, load_state, lock_state, parse_junit,
+    parse_otr, save_state,
 };
 use clap::{ArgGroup, Args, Subcommand};
 
@@ -52,11 +58,74 @@ enum ReleaseCommand {
     Evidence(EvidenceArgs),
 }
 
+/// Where the gate's state lives: a file, or a row in PostgreSQL.
 #[derive(Debug, Args)]
-struct PromoteArgs {
+#[command(group(ArgGroup::new("store").args(["state", "state_url"])))]
+struct StoreArgs {
     /// The gate's state file (created with the policy when absent)
     #[arg(long, value_name = "FILE")]
-    state: PathBuf,
+    state: Option<PathBuf>,
+    /// The gate's state in PostgreSQL instead of a file (a libpq connection string or
+    /// postgresql:// URL; tables created when absent). Without --state and --state-url, the
+    /// variable BIV_GATE_STATE_URL is used, which keeps a password out of `ps`
+    #[arg(long, value_name = "URL")]
+    state_url: Option<String>,
+    /// The gate's id in PostgreSQL (one database can hold many gates) [default: default]
+    #[arg(long, value_name = "ID")]
+    gate_id: Option<String>,
+}
+
+/// The variable naming the PostgreSQL gate state when neither `--state` nor `--state-url` is
+/// given.
+const STATE_URL_ENV: &str = "BIV_GATE_STATE_URL";
+
+/// A store chosen on the command line.
+enum Store<'a> {
+    File(&'a Path),
+    Postgres { url: String, gate_id: &'a str },
+}
+
+impl StoreArgs {
+    fn store(&self) -> Result<Store<'_>, String> {
+        let gate_id = self.gate_id.as_deref().unwrap_or("default");
+        match (&self.state, &self.state_url) {
+            (Some(_), None) if self.gate_id.is_some() => {
+                Err("--gate-id names a gate in PostgreSQL: it needs --state-url".to_owned())
+            }
+            (Some(path), None) => Ok(Store::File(path)),
+            (None, Some(url)) => Ok(Store::Postgres {
+                url: url.clone(),
+                gate_id,
+            }),
+            (None, None) => match std::env::var(STATE_URL_ENV) {
+                Ok(url) if !url.is_empty() => Ok(Store::Postgres { url, gate_id }),
+                _ => Err(format!(
+                    "give --state FILE or --state-url URL (or set {STATE_URL_ENV})"
+                )),
+            },
+            (Some(_), Some(_)) => Err("give only one of --state and --state-url".to_owned()),
+        }
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// Connects to the gate's state in PostgreSQL; the error never shows the connection string.
+async fn pg_store(url: &str, gate_id: &str) -> Result<PgGateStateStore, String> {
+    PgGateStateStore::connect(url, gate_id)
+        .await
+        .map_err(|e| format!("gate state in PostgreSQL (--state-url): {e}"))
+}
+
+#[derive(Debug, Args)]
+struct PromoteArgs {
+    #[command(flatten)]
+    store: StoreArgs,
     /// The artifact's digest, `sha256:` and 64 hex digits
     #[arg(long, value_name = "DIGEST")]
     artifact: String,
@@ -98,9 +167,8 @@ struct PromoteArgs {
 
 #[derive(Debug, Args)]
 struct StatusArgs {
-    /// The gate's state file
-    #[arg(long, value_name = "FILE")]
-    state: PathBuf,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 #[derive(Debug, Args)]
@@ -176,41 +244,86 @@ fn request(args: &PromoteArgs) -> Result<PromotionRequest, String> {
     Ok(request)
 }
 
+/// Appends `decision` to the audit log in `dir`; returns once it is durable.
+fn record_decision(
+    dir: &Path,
+    deployer: &str,
+    decision: &biv_integrity::release::PromotionDecision,
+    now: biv_core::Timestamp,
+) -> Result<(), String> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| format!("no randomness for the event id: {e}"))?;
+    // UUID version 4, variant 1.
+    id[6] = (id[6] & 0x0f) | 0x40;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    let record = DecisionRecord::new(
+        EventId::from_bytes(id),
+        now,
+        Actor::new(deployer.to_owned()),
+        SourceSystem::new("biv-release"),
+    );
+    let event = decision_event(&record, decision).map_err(|e| e.to_string())?;
+    let log = super::audit::keyfile::open_log(dir)?;
+    log.append_blocking(&event)
+        .map_err(|e| format!("audit append: {e}"))?;
+    drop(log);
+    Ok(())
+}
+
+fn policy_if_new(args: &PromoteArgs) -> Result<GatePolicy, String> {
+    match &args.policy {
+        Some(path) => {
+            GatePolicy::from_json(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
+        }
+        None => Ok(GatePolicy::dtap()),
+    }
+}
+
 fn promote(args: &PromoteArgs) -> Result<Exit, String> {
     let request = request(args)?;
-    // Held until the decision is recorded and the state saved.
-    let _lock = lock_state(&args.state).map_err(|e| e.to_string())?;
-    let mut state = match load_state(&args.state).map_err(|e| e.to_string())? {
-        Some(state) => state,
-        None => GateState::new(match &args.policy {
-            Some(path) => GatePolicy::from_json(&read(path)?)
-                .map_err(|e| format!("{}: {e}", path.display()))?,
-            None => GatePolicy::dtap(),
-        }),
-    };
     let now = SystemClock::new().now();
-    let decision = decide(&state, &request, now);
-    if let Some(dir) = &args.audit_dir {
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id).map_err(|e| format!("no randomness for the event id: {e}"))?;
-        // UUID version 4, variant 1.
-        id[6] = (id[6] & 0x0f) | 0x40;
-        id[8] = (id[8] & 0x3f) | 0x80;
-        let record = DecisionRecord::new(
-            EventId::from_bytes(id),
-            now,
-            Actor::new(args.deployer.clone()),
-            SourceSystem::new("biv-release"),
-        );
-        let event = decision_event(&record, &decision).map_err(|e| e.to_string())?;
-        let log = super::audit::keyfile::open_log(dir)?;
-        log.append_blocking(&event)
-            .map_err(|e| format!("the decision was not recorded, nothing changed: {e}"))?;
-        drop(log);
-    }
-    if state.apply(&decision, now) {
-        save_state(&args.state, &state).map_err(|e| e.to_string())?;
-    }
+    let decision = match args.store.store()? {
+        Store::File(path) => {
+            // Held until the decision is recorded and the state saved.
+            let _lock = lock_state(path).map_err(|e| e.to_string())?;
+            let mut state = match load_state(path).map_err(|e| e.to_string())? {
+                Some(state) => state,
+                None => GateState::new(policy_if_new(args)?),
+            };
+            let decision = decide(&state, &request, now);
+            if let Some(dir) = &args.audit_dir {
+                record_decision(dir, &args.deployer, &decision, now)
+                    .map_err(|e| format!("the decision was not recorded, nothing changed: {e}"))?;
+            }
+            if state.apply(&decision, now) {
+                save_state(path, &state).map_err(|e| e.to_string())?;
+            }
+            decision
+        }
+        Store::Postgres { url, gate_id } => {
+            let policy = policy_if_new(args)?;
+            runtime()?.block_on(async {
+                let store = pg_store(&url, gate_id).await?;
+                // The audit append happens under the gate's row lock, before the commit.
+                let audit = args.audit_dir.clone();
+                let deployer = args.deployer.clone();
+                let done = store
+                    .promote_recorded(&policy, &request, now, |decision| async move {
+                        let Some(dir) = audit else {
+                            return Ok(());
+                        };
+                        tokio::task::spawn_blocking(move || {
+                            record_decision(&dir, &deployer, &decision, now)
+                        })
+                        .await
+                        .map_err(|e| format!("the audit append did not finish: {e}"))?
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok::<_, String>(done.decision)
+            })?
+        }
+    };
     print_json(serde_json::to_string_pretty(&decision))?;
     Ok(if decision.allowed {
         Exit::Ok
@@ -220,9 +333,20 @@ fn promote(args: &PromoteArgs) -> Result<Exit, String> {
 }
 
 fn existing_state(args: &StatusArgs) -> Result<GateState, String> {
-    load_state(&args.state)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{}: no such state file", args.state.display()))
+    match args.store.store()? {
+        Store::File(path) => load_state(path)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("{}: no such state file", path.display())),
+        Store::Postgres { url, gate_id } => runtime()?.block_on(async {
+            let store = pg_store(&url, gate_id).await?;
+            store
+                .load()
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|stored| stored.state)
+                .ok_or_else(|| format!("gate {gate_id:?}: no state in PostgreSQL yet"))
+        }),
+    }
 }
 
 fn history(args: &StatusArgs) -> Result<Exit, String> {

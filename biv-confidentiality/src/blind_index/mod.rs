@@ -22,6 +22,7 @@
 //! During a key rotation a lookup asks for the value under every active version
 //! ([`query_values`]); stored rows carry the version they were indexed with.
 
+mod eraser;
 mod normalize;
 mod planner;
 
@@ -31,6 +32,7 @@ use biv_core::SecretBytes;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
+pub use eraser::BlindIndexEraser;
 pub use normalize::Normalizer;
 pub use planner::{IndexPlan, plan_bits};
 

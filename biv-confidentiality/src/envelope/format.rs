@@ -119,6 +119,60 @@ pub(crate) fn context_into(out: &mut Vec<u8>, context: &biv_core::Context) {
     out[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
+/// The prefix of the canonical context encoding (`biv_core::Context::encode_into`).
+const CONTEXT_PREFIX: &[u8] = b"biv.ctx.v1";
+
+/// Length of the canonical encoding of `context`: what `Context::encode_into` writes.
+pub(crate) fn context_len(context: &biv_core::Context) -> usize {
+    CONTEXT_PREFIX.len()
+        + context
+            .iter()
+            .map(|(name, value)| 2 + name.len() + 4 + value.len())
+            .sum::<usize>()
+}
+
+/// Writes the associated data `header ‖ u32be(len(ctx)) ‖ ctx` into the front of `out` (a
+/// stack buffer, so the hot path allocates nothing for it) and returns its length, or `None`
+/// when it does not fit (what was written is then garbage to ignore). The bytes are exactly
+/// those of [`aad_into`]; a unit test holds the two together.
+pub(crate) fn aad_into_slice(
+    out: &mut [u8],
+    header: &[u8],
+    context: &biv_core::Context,
+) -> Option<usize> {
+    let mut w = SliceWriter { buf: out, at: 0 };
+    w.put(header)?;
+    let len_at = w.at;
+    w.put(&[0; 4])?;
+    w.put(CONTEXT_PREFIX)?;
+    for (name, value) in context.iter() {
+        w.put(&u16::try_from(name.len()).ok()?.to_be_bytes())?;
+        w.put(name.as_bytes())?;
+        w.put(&u32::try_from(value.len()).ok()?.to_be_bytes())?;
+        w.put(value)?;
+    }
+    let ctx_len = u32::try_from(w.at - len_at - 4).ok()?;
+    w.buf
+        .get_mut(len_at..len_at + 4)?
+        .copy_from_slice(&ctx_len.to_be_bytes());
+    Some(w.at)
+}
+
+/// Appends to a fixed slice; `None` instead of a panic when it is full.
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    at: usize,
+}
+
+impl SliceWriter<'_> {
+    fn put(&mut self, bytes: &[u8]) -> Option<()> {
+        let end = self.at.checked_add(bytes.len())?;
+        self.buf.get_mut(self.at..end)?.copy_from_slice(bytes);
+        self.at = end;
+        Some(())
+    }
+}
+
 /// Reads a ciphertext's header without a key.
 ///
 /// Accepts the binary form; use [`from_text`] first for the `bv1:` text form.
@@ -195,6 +249,33 @@ mod tests {
             );
         }
         assert_eq!(inspect(&ct[..ct.len() - 1]), Err(InspectError::Malformed));
+    }
+
+    #[test]
+    fn stack_aad_matches_the_canonical_encoding() {
+        use biv_core::Context;
+        let header = [9u8; HEADER_LEN];
+        let contexts = [
+            Context::new(),
+            Context::new().with("tenant", "t1").expect("ctx"),
+            Context::new()
+                .with("tenant", "zorg-noord")
+                .and_then(|c| c.with("table", "patients"))
+                .and_then(|c| c.with("column", "diagnosis"))
+                .and_then(|c| c.with("subject", "hmac-sha256:t1-2026:9f86d081884c7d65"))
+                .and_then(|c| c.with("row", vec![0u8; 300]))
+                .expect("ctx"),
+        ];
+        for ctx in &contexts {
+            let mut heap = Vec::new();
+            aad_into(&mut heap, &header, ctx);
+            assert_eq!(context_len(ctx), ctx.to_canonical_bytes().len());
+            let mut stack = [0u8; 1024];
+            let n = aad_into_slice(&mut stack, &header, ctx).expect("fits");
+            assert_eq!(&stack[..n], heap.as_slice());
+            // Too small by one byte: refused, never truncated.
+            assert_eq!(aad_into_slice(&mut stack[..n - 1], &header, ctx), None);
+        }
     }
 
     #[test]

@@ -9,10 +9,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use biv_core::{
     BackendError, Clock, Context, DecryptError, EncryptError, Encryptor, KeyProvider, SecretBytes,
-    Timestamp, UnwrapError,
+    Timestamp, UnwrapError, WrappedKey,
 };
 
 use super::cache::{CacheConfig, KeyCache};
+use super::domain::{DataKeyWrapper, RootWrapper};
+use super::rotation::KeyRetired;
 use super::store::{InsertOutcome, KeyState, KeyStore, KeyStoreError, StoredKey, SubjectKey};
 use crate::envelope::{DATA_KEY_LEN, DataKey, inspect};
 
@@ -92,19 +94,19 @@ pub enum ShredError {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct EnvelopeEncryptor {
-    provider: Arc<dyn KeyProvider>,
-    store: Arc<dyn KeyStore>,
-    clock: Arc<dyn Clock>,
-    cache: KeyCache,
+    pub(super) wrapper: Arc<dyn DataKeyWrapper>,
+    pub(super) store: Arc<dyn KeyStore>,
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) cache: KeyCache,
     /// Striped locks for single-flight loading: one unwrap per key however many callers miss.
-    stripes: Box<[tokio::sync::Mutex<()>]>,
+    pub(super) stripes: Box<[tokio::sync::Mutex<()>]>,
 }
 
-fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
+pub(super) fn unavailable(e: impl std::error::Error + Send + Sync + 'static) -> BackendError {
     BackendError::new(e)
 }
 
-fn stripe_of(value: impl Hash) -> usize {
+pub(super) fn stripe_of(value: impl Hash) -> usize {
     let mut h = DefaultHasher::new();
     value.hash(&mut h);
     // STRIPES is a small power of two; the cast keeps the low bits.
@@ -120,8 +122,21 @@ impl EnvelopeEncryptor {
         clock: Arc<dyn Clock>,
         cache: CacheConfig,
     ) -> Self {
+        Self::with_wrapper(Arc::new(RootWrapper(provider)), store, clock, cache)
+    }
+
+    /// An encryptor whose data keys are wrapped by `wrapper`: a [`DomainKeyring`] for
+    /// per-tenant domain keys between the root KEK and the data keys.
+    ///
+    /// [`DomainKeyring`]: super::DomainKeyring
+    pub fn with_wrapper(
+        wrapper: Arc<dyn DataKeyWrapper>,
+        store: Arc<dyn KeyStore>,
+        clock: Arc<dyn Clock>,
+        cache: CacheConfig,
+    ) -> Self {
         EnvelopeEncryptor {
-            provider,
+            wrapper,
             store,
             cache: KeyCache::new(cache, Arc::clone(&clock)),
             clock,
@@ -143,6 +158,9 @@ impl EnvelopeEncryptor {
     /// their cache TTL. Backups of the key store still hold the wrapped keys until the root
     /// key version that wrapped them is destroyed (see the crate docs on shred epochs).
     ///
+    /// This is the key part of an erasure only: [`Shredder`](super::Shredder) also deletes the
+    /// subject's blind-index values and records the NEN 7513 event.
+    ///
     /// # Errors
     /// [`ShredError`] when the store fails; retry.
     pub async fn shred(&self, tenant: &[u8], subject: &[u8]) -> Result<ShredReceipt, ShredError> {
@@ -163,10 +181,10 @@ impl EnvelopeEncryptor {
         key_id: u64,
         tenant: &[u8],
         subject: &[u8],
-        wrapped: &biv_core::WrappedKey,
+        wrapped: &WrappedKey,
     ) -> Result<DataKey, UnwrapError> {
         let aad = data_key_aad(key_id, tenant, subject);
-        let raw = self.provider.unwrap_key(wrapped, &aad).await?;
+        let raw = self.wrapper.unwrap(tenant, wrapped, &aad).await?;
         DataKey::new(key_id, &raw).map_err(|_| UnwrapError::Failed)
     }
 
@@ -212,22 +230,32 @@ impl EnvelopeEncryptor {
         }
     }
 
-    async fn create_key(&self, tenant: &[u8], subject: &[u8]) -> Result<DataKey, EncryptError> {
+    /// A fresh random data key with a fresh random id, wrapped for `tenant`/`subject`.
+    pub(super) async fn new_wrapped_key(
+        &self,
+        tenant: &[u8],
+        subject: &[u8],
+    ) -> Result<(u64, SecretBytes, WrappedKey), EncryptError> {
         let no_random = |e: getrandom::Error| {
             EncryptError::KeyUnavailable(BackendError::msg(format!("no randomness: {e}")))
         };
+        let mut raw = zeroize::Zeroizing::new(vec![0u8; DATA_KEY_LEN]);
+        getrandom::fill(&mut raw).map_err(no_random)?;
+        let raw = SecretBytes::new(std::mem::take(&mut *raw));
+        let mut id = [0u8; 8];
+        getrandom::fill(&mut id).map_err(no_random)?;
+        let key_id = u64::from_be_bytes(id);
+        let wrapped = self
+            .wrapper
+            .wrap(tenant, &raw, &data_key_aad(key_id, tenant, subject))
+            .await
+            .map_err(|e| EncryptError::KeyUnavailable(unavailable(e)))?;
+        Ok((key_id, raw, wrapped))
+    }
+
+    async fn create_key(&self, tenant: &[u8], subject: &[u8]) -> Result<DataKey, EncryptError> {
         for _ in 0..4 {
-            let mut raw = zeroize::Zeroizing::new(vec![0u8; DATA_KEY_LEN]);
-            getrandom::fill(&mut raw).map_err(no_random)?;
-            let raw = SecretBytes::new(std::mem::take(&mut *raw));
-            let mut id = [0u8; 8];
-            getrandom::fill(&mut id).map_err(no_random)?;
-            let key_id = u64::from_be_bytes(id);
-            let wrapped = self
-                .provider
-                .wrap_key(&raw, &data_key_aad(key_id, tenant, subject))
-                .await
-                .map_err(|e| EncryptError::KeyUnavailable(unavailable(e)))?;
+            let (key_id, raw, wrapped) = self.new_wrapped_key(tenant, subject).await?;
             let record = StoredKey::active(key_id, tenant, subject, wrapped);
             match self
                 .store
@@ -283,8 +311,18 @@ impl EnvelopeEncryptor {
             .await
             .map_err(|e| DecryptError::KeyUnavailable(unavailable(e)))?
             .ok_or(DecryptError::Failed)?;
-        let KeyState::Active(wrapped) = &stored.state else {
-            return Err(DecryptError::KeyDestroyed);
+        let wrapped = match &stored.state {
+            KeyState::Active(w) => w,
+            KeyState::Retired(_) if stored.tenant == tenant && stored.subject == subject => {
+                return Err(DecryptError::KeyUnavailable(BackendError::new(
+                    KeyRetired {
+                        key_id,
+                        version: stored.version,
+                    },
+                )));
+            }
+            KeyState::Retired(_) => return Err(DecryptError::Failed),
+            _ => return Err(DecryptError::KeyDestroyed),
         };
         if stored.tenant != tenant || stored.subject != subject {
             return Err(DecryptError::Failed);
@@ -303,17 +341,174 @@ impl EnvelopeEncryptor {
     }
 }
 
+/// The context's `tenant` and `subject`, in one pass over its (name-sorted) fields instead of
+/// two map lookups.
+fn tenant_and_subject(context: &Context) -> (Option<&[u8]>, Option<&[u8]>) {
+    let (mut tenant, mut subject) = (None, None);
+    for (name, value) in context.iter() {
+        match name {
+            "subject" => subject = Some(value),
+            // Names are sorted and "subject" < "tenant": nothing more to find.
+            "tenant" => {
+                tenant = Some(value);
+                break;
+            }
+            _ => {}
+        }
+    }
+    (tenant, subject)
+}
+
+/// The tenant and subject an encryption is for.
+fn encrypt_owner(context: &Context) -> Result<(&[u8], &[u8]), EncryptError> {
+    match tenant_and_subject(context) {
+        (Some(tenant), Some(subject)) => Ok((tenant, subject)),
+        (None, _) => Err(EncryptError::MissingContextField("tenant")),
+        (_, None) => Err(EncryptError::MissingContextField("subject")),
+    }
+}
+
+/// The key id, tenant and subject a decryption needs; any problem is the one opaque failure.
+fn decrypt_owner<'c>(
+    ciphertext: &[u8],
+    context: &'c Context,
+) -> Result<(u64, &'c [u8], &'c [u8]), DecryptError> {
+    let info = inspect(ciphertext).map_err(|_| DecryptError::Failed)?;
+    let (Some(tenant), Some(subject)) = tenant_and_subject(context) else {
+        return Err(DecryptError::Failed);
+    };
+    Ok((info.key_id, tenant, subject))
+}
+
+/// The fast path: for hosts that hold the concrete `EnvelopeEncryptor` (not an
+/// `Arc<dyn Encryptor>`).
+///
+/// [`Encryptor`] goes through `async_trait`, which boxes every future: two allocations per
+/// encrypt + decrypt besides the output, on a cache hit too. These methods do the same work
+/// without the box, so a cache hit allocates only its output (the ciphertext, or the
+/// plaintext buffer inside the [`SecretBytes`]):
+///
+/// - [`encrypt_unboxed`](Self::encrypt_unboxed) and [`decrypt_unboxed`](Self::decrypt_unboxed)
+///   are the trait's operations as inherent `async fn`s (the trait impl delegates to them).
+///   On a cache hit their future completes on the first poll; only a miss boxes the future
+///   that loads the key.
+/// - [`encrypt_cached`](Self::encrypt_cached) and [`decrypt_cached`](Self::decrypt_cached) are
+///   synchronous and touch the cache only: `Ok(None)` on a miss, and the caller then awaits
+///   the `async` version, which loads the key (single-flight) and caches it. For callers
+///   without a runtime at hand (the C ABI) they avoid a `block_on` per field.
+///
+/// Results and errors are the trait methods' (the same format, the same opaque failures).
+///
+/// ```
+/// use std::sync::Arc;
+/// use biv_confidentiality::keys::{CacheConfig, EnvelopeEncryptor, KeyringPolicy, LocalKeyring, MemoryKeyStore};
+/// use biv_core::{Context, SystemClock};
+///
+/// # tokio::runtime::Builder::new_current_thread().build()?.block_on(async {
+/// # let dir = std::env::temp_dir().join(format!("biv-doc-fast-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir); std::fs::create_dir_all(&dir)?;
+/// let ring = LocalKeyring::create(dir.join("root.json"), "local:dev", &KeyringPolicy::development())?;
+/// let enc = EnvelopeEncryptor::new(Arc::new(ring), Arc::new(MemoryKeyStore::new()),
+///     Arc::new(SystemClock::new()), CacheConfig::default());
+/// let ctx = Context::new().with("tenant", "t1")?.with("subject", "p-1")?;
+/// assert!(enc.encrypt_cached(b"A+", &ctx)?.is_none()); // not cached yet
+/// let ct = enc.encrypt_unboxed(b"A+", &ctx).await?;    // loads and caches the key
+/// let ct2 = enc.encrypt_cached(b"A+", &ctx)?.expect("cached now");
+/// let plain = match enc.decrypt_cached(&ct2, &ctx)? {
+///     Some(p) => p,
+///     None => enc.decrypt_unboxed(&ct2, &ctx).await?,
+/// };
+/// assert_eq!(plain.expose_secret(), b"A+");
+/// assert_eq!(enc.decrypt_unboxed(&ct, &ctx).await?.expose_secret(), b"A+");
+/// # std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl EnvelopeEncryptor {
+    /// [`Encryptor::encrypt`] as an unboxed future: a cache hit allocates only the ciphertext.
+    ///
+    /// # Errors
+    /// As [`Encryptor::encrypt`].
+    pub async fn encrypt_unboxed(
+        &self,
+        plaintext: &[u8],
+        context: &Context,
+    ) -> Result<Vec<u8>, EncryptError> {
+        let (tenant, subject) = encrypt_owner(context)?;
+        let key = match self.cache.current(tenant, subject) {
+            Some(key) => key,
+            // The miss path (single-flight lock, store, unwrap) has a future of about 1 KiB:
+            // boxed, so that the future of a hit stays small and cheap to move.
+            None => Box::pin(self.current_key(tenant, subject)).await?,
+        };
+        key.encrypt(plaintext, context)
+    }
+
+    /// [`Encryptor::decrypt`] as an unboxed future: a cache hit allocates only the plaintext.
+    ///
+    /// # Errors
+    /// As [`Encryptor::decrypt`].
+    pub async fn decrypt_unboxed(
+        &self,
+        ciphertext: &[u8],
+        context: &Context,
+    ) -> Result<SecretBytes, DecryptError> {
+        let (key_id, tenant, subject) = decrypt_owner(ciphertext, context)?;
+        let key = match self.cache.get(key_id, tenant, subject) {
+            Some(hit) if hit.owner_matches => hit.key,
+            Some(_) => return Err(DecryptError::Failed),
+            // As in `encrypt_unboxed`: only a miss boxes its (large) future.
+            None => Box::pin(self.key_for(key_id, tenant, subject)).await?,
+        };
+        key.decrypt(ciphertext, context)
+    }
+
+    /// Encrypts with the subject's cached current key, synchronously; `Ok(None)` when it is not
+    /// cached (or its TTL or uses ran out): then call [`encrypt_unboxed`](Self::encrypt_unboxed)
+    /// or the trait, which loads it. Allocates only the ciphertext.
+    ///
+    /// # Errors
+    /// As [`Encryptor::encrypt`].
+    pub fn encrypt_cached(
+        &self,
+        plaintext: &[u8],
+        context: &Context,
+    ) -> Result<Option<Vec<u8>>, EncryptError> {
+        let (tenant, subject) = encrypt_owner(context)?;
+        match self.cache.current(tenant, subject) {
+            Some(key) => key.encrypt(plaintext, context).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Decrypts with a cached key, synchronously; `Ok(None)` when the ciphertext's key is not
+    /// cached: then call [`decrypt_unboxed`](Self::decrypt_unboxed) or the trait, which loads
+    /// it (and reports a retired or destroyed key). Allocates only the plaintext.
+    ///
+    /// # Errors
+    /// As [`Encryptor::decrypt`]; one opaque [`DecryptError::Failed`] for anything wrong with
+    /// the ciphertext or context.
+    pub fn decrypt_cached(
+        &self,
+        ciphertext: &[u8],
+        context: &Context,
+    ) -> Result<Option<SecretBytes>, DecryptError> {
+        let (key_id, tenant, subject) = decrypt_owner(ciphertext, context)?;
+        match self.cache.get(key_id, tenant, subject) {
+            Some(hit) if hit.owner_matches => hit.key.decrypt(ciphertext, context).map(Some),
+            Some(_) => Err(DecryptError::Failed),
+            None => Ok(None),
+        }
+    }
+}
+
+/// Delegates to [`EnvelopeEncryptor::encrypt_unboxed`] and
+/// [`EnvelopeEncryptor::decrypt_unboxed`]; `async_trait` boxes their futures.
 #[async_trait]
 impl Encryptor for EnvelopeEncryptor {
     async fn encrypt(&self, plaintext: &[u8], context: &Context) -> Result<Vec<u8>, EncryptError> {
-        let tenant = context
-            .get("tenant")
-            .ok_or(EncryptError::MissingContextField("tenant"))?;
-        let subject = context
-            .get("subject")
-            .ok_or(EncryptError::MissingContextField("subject"))?;
-        let key = self.current_key(tenant, subject).await?;
-        key.encrypt(plaintext, context)
+        self.encrypt_unboxed(plaintext, context).await
     }
 
     async fn decrypt(
@@ -321,19 +516,14 @@ impl Encryptor for EnvelopeEncryptor {
         ciphertext: &[u8],
         context: &Context,
     ) -> Result<SecretBytes, DecryptError> {
-        let info = inspect(ciphertext).map_err(|_| DecryptError::Failed)?;
-        let (Some(tenant), Some(subject)) = (context.get("tenant"), context.get("subject")) else {
-            return Err(DecryptError::Failed);
-        };
-        let key = self.key_for(info.key_id, tenant, subject).await?;
-        key.decrypt(ciphertext, context)
+        self.decrypt_unboxed(ciphertext, context).await
     }
 }
 
 impl fmt::Debug for EnvelopeEncryptor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EnvelopeEncryptor")
-            .field("provider", &self.provider)
+            .field("wrapper", &self.wrapper)
             .field("store", &self.store)
             .field("cache", &self.cache)
             .finish_non_exhaustive()

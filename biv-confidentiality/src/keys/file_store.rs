@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::atomic::write_atomic;
 use super::store::{
-    Index, InsertOutcome, KeyState, KeyStore, KeyStoreError, StoredKey, SubjectKey, fresh_id,
+    Index, InsertOutcome, KeyState, KeyStore, KeyStoreError, MinVersionOutcome, ReplaceOutcome,
+    StoredKey, SubjectKey,
 };
 
 const FORMAT: &str = "biv.data-key.v1";
@@ -25,7 +26,10 @@ struct Record {
     tenant: String,
     /// base64url of the subject reference bytes.
     subject: String,
-    /// `active` or `destroyed`.
+    /// The subject's data key version (absent in records written before versions: 1).
+    #[serde(default = "first_version")]
+    version: u32,
+    /// `active`, `retired` or `destroyed`.
     state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     kek_id: Option<String>,
@@ -36,22 +40,31 @@ struct Record {
     wrapped: Option<String>,
 }
 
+fn first_version() -> u32 {
+    1
+}
+
 impl Record {
     fn from_key(k: &StoredKey) -> Self {
-        let (state, kek_id, kek_version, wrapped) = match &k.state {
-            KeyState::Active(w) => (
-                "active",
+        let state = match &k.state {
+            KeyState::Active(_) => "active",
+            KeyState::Retired(_) => "retired",
+            _ => "destroyed",
+        };
+        let (kek_id, kek_version, wrapped) = match k.state.wrapped() {
+            Some(w) => (
                 Some(w.kek_id().to_owned()),
                 Some(w.kek_version()),
                 Some(URL_SAFE_NO_PAD.encode(w.blob())),
             ),
-            KeyState::Destroyed => ("destroyed", None, None, None),
+            None => (None, None, None),
         };
         Record {
             format: FORMAT.to_owned(),
             key_id: format!("{:016x}", k.key_id),
             tenant: URL_SAFE_NO_PAD.encode(&k.tenant),
             subject: URL_SAFE_NO_PAD.encode(&k.subject),
+            version: k.version,
             state: state.to_owned(),
             kek_id,
             kek_version,
@@ -59,19 +72,23 @@ impl Record {
         }
     }
 
-    fn into_key(self) -> Option<StoredKey> {
+    fn into_key(mut self) -> Option<StoredKey> {
         if self.format != FORMAT || self.key_id.len() != 16 {
             return None;
         }
         let key_id = u64::from_str_radix(&self.key_id, 16).ok()?;
         let tenant = URL_SAFE_NO_PAD.decode(&self.tenant).ok()?;
         let subject = URL_SAFE_NO_PAD.decode(&self.subject).ok()?;
-        let state = match self.state.as_str() {
-            "active" => KeyState::Active(WrappedKey::new(
-                self.kek_id?,
+        let mut wrapped = || -> Option<WrappedKey> {
+            Some(WrappedKey::new(
+                self.kek_id.take()?,
                 self.kek_version?,
-                URL_SAFE_NO_PAD.decode(self.wrapped?).ok()?,
-            )),
+                URL_SAFE_NO_PAD.decode(self.wrapped.take()?).ok()?,
+            ))
+        };
+        let state = match self.state.as_str() {
+            "active" => KeyState::Active(wrapped()?),
+            "retired" => KeyState::Retired(wrapped()?),
             "destroyed" => KeyState::Destroyed,
             _ => return None,
         };
@@ -79,6 +96,7 @@ impl Record {
             key_id,
             tenant,
             subject,
+            version: self.version,
             state,
         })
     }
@@ -86,8 +104,12 @@ impl Record {
 
 /// A [`KeyStore`] in a directory: `<key id as 16 hex digits>.json` per data key, each written
 /// to a temporary file, fsynced, renamed into place and the directory fsynced, so a crash
-/// leaves either the old or the new record. Shredding rewrites the record as a tombstone
-/// without the wrapped key. The index is loaded at open; one process owns the directory.
+/// leaves either the old or the new record. A record (`"format": "biv.data-key.v1"`) holds the
+/// key id, tenant and subject (base64url), the subject's key `version` (records without it are
+/// version 1), the `state` (`active`, `retired`, `destroyed`) and, unless destroyed, the KEK id,
+/// KEK version and wrapped key. Shredding rewrites the record as a tombstone without the
+/// wrapped key; a rewrap or a minimum-version change rewrites it in place. The index is loaded
+/// at open; one process owns the directory.
 ///
 /// For one machine and for trying biv out; many millions of subjects belong in PostgreSQL.
 ///
@@ -154,6 +176,17 @@ impl FileKeyStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// Writes each record, then updates the index with it: a record is in the index only once
+    /// it is durable. A failure part-way leaves earlier records written (each operation is safe
+    /// to retry).
+    fn apply(&self, index: &mut Index, writes: Vec<StoredKey>) -> Result<(), KeyStoreError> {
+        for k in writes {
+            self.write(&k)?;
+            index.put(k);
+        }
+        Ok(())
+    }
+
     fn write(&self, key: &StoredKey) -> Result<(), KeyStoreError> {
         let json = serde_json::to_vec_pretty(&Record::from_key(key))
             .map_err(|e| KeyStoreError::Malformed(e.to_string()))?;
@@ -194,25 +227,61 @@ impl KeyStore for FileKeyStore {
         subject: &[u8],
     ) -> Result<Vec<u64>, KeyStoreError> {
         let mut index = self.index();
-        let ids = index.active_ids(tenant, subject);
-        for id in &ids {
-            if let Some(mut k) = index.get(*id) {
-                k.state = KeyState::Destroyed;
-                self.write(&k)?;
-                index.mark_destroyed(*id);
-            }
-        }
-        if index.current_for(tenant, subject) == SubjectKey::None {
-            let id = fresh_id(&index)?;
-            let tomb = StoredKey {
-                key_id: id,
-                tenant: tenant.to_vec(),
-                subject: subject.to_vec(),
-                state: KeyState::Destroyed,
-            };
-            self.write(&tomb)?;
-            index.tombstone_subject(tenant, subject, id);
-        }
+        let (ids, writes) = index.plan_destroy(tenant, subject)?;
+        self.apply(&mut index, writes)?;
         Ok(ids)
+    }
+
+    async fn insert_rotated(
+        &self,
+        previous_key_id: u64,
+        key: StoredKey,
+    ) -> Result<InsertOutcome, KeyStoreError> {
+        let mut index = self.index();
+        let outcome = index.check_rotate(previous_key_id, &key);
+        if outcome == InsertOutcome::Inserted {
+            self.apply(&mut index, vec![key])?;
+        }
+        Ok(outcome)
+    }
+
+    async fn replace_wrapping(
+        &self,
+        key_id: u64,
+        old: &WrappedKey,
+        new: &WrappedKey,
+    ) -> Result<ReplaceOutcome, KeyStoreError> {
+        let mut index = self.index();
+        let (outcome, write) = index.plan_replace(key_id, old, new);
+        self.apply(&mut index, write.into_iter().collect())?;
+        Ok(outcome)
+    }
+
+    async fn scan(
+        &self,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<StoredKey>, KeyStoreError> {
+        Ok(self.index().scan(after, limit))
+    }
+
+    async fn subject_keys(
+        &self,
+        tenant: &[u8],
+        subject: &[u8],
+    ) -> Result<Vec<StoredKey>, KeyStoreError> {
+        Ok(self.index().subject_keys(tenant, subject))
+    }
+
+    async fn set_min_version(
+        &self,
+        tenant: &[u8],
+        subject: &[u8],
+        min_version: u32,
+    ) -> Result<MinVersionOutcome, KeyStoreError> {
+        let mut index = self.index();
+        let (outcome, writes) = index.plan_min_version(tenant, subject, min_version);
+        self.apply(&mut index, writes)?;
+        Ok(outcome)
     }
 }

@@ -221,8 +221,21 @@ pub(crate) const RECORD_PHRASES: &[&str] = &[
 /// A byte that belongs to a context word.
 #[inline]
 fn is_ctx_word(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b >= 0x80
+    CTX_WORD[usize::from(b)]
 }
+
+/// [`is_ctx_word`] as a table: ASCII letters and digits and every non-ASCII byte (one load per
+/// byte in the backward walk over the words before a candidate).
+static CTX_WORD: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = c.is_ascii_alphanumeric() || c >= 0x80;
+        b += 1;
+    }
+    table
+};
 
 /// Splits a phrase into lowercase words, as the text is split.
 pub(crate) fn phrase_words(phrase: &str) -> Vec<Vec<u8>> {
@@ -240,11 +253,25 @@ type PhraseHead = (Tag, Vec<Vec<u8>>);
 /// The phrases of one scanner, indexed by their last word.
 #[derive(Debug, Clone)]
 pub(crate) struct Phrases {
-    /// Last word → the phrases ending in it; sorted by word for binary search.
+    /// Last word → the phrases ending in it, in the order first added.
     by_last: Vec<(Vec<u8>, Vec<PhraseHead>)>,
     /// A quick filter: bit `len` of `lengths[first byte]` is set if some last word starts with
     /// that byte and has that length. Most words of a text are rejected by it.
     lengths: Box<[u32; 256]>,
+    /// The same for the last byte of the last words.
+    last_lengths: Box<[u32; 256]>,
+    /// An open-addressing hash table over `by_last`: `slots[h]` is an index into `by_last` plus
+    /// one (0: empty), at most half full. One hash and usually one comparison per looked-up
+    /// word, instead of a binary search with a slice comparison at each step.
+    slots: Vec<usize>,
+}
+
+/// FNV-1a over a word in ASCII lower case, for [`Phrases::slots`].
+#[inline]
+fn word_hash(word: &[u8]) -> u64 {
+    word.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+        (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Default for Phrases {
@@ -252,6 +279,8 @@ impl Default for Phrases {
         Phrases {
             by_last: Vec::new(),
             lengths: Box::new([0; 256]),
+            last_lengths: Box::new([0; 256]),
+            slots: Vec::new(),
         }
     }
 }
@@ -278,37 +307,88 @@ impl Phrases {
             return false;
         }
         self.lengths[usize::from(last[0])] |= 1 << last.len();
-        match self
-            .by_last
-            .binary_search_by(|(w, _)| w.as_slice().cmp(&last))
-        {
-            Ok(i) => self.by_last[i].1.push((tag, words)),
-            Err(i) => self.by_last.insert(i, (last, vec![(tag, words)])),
+        if let Some(&end) = last.last() {
+            self.last_lengths[usize::from(end)] |= 1 << last.len();
+        }
+        match self.index_of(&last) {
+            Some(i) => self.by_last[i].1.push((tag, words)),
+            None => {
+                self.by_last.push((last, vec![(tag, words)]));
+                if self.slots.len() < self.by_last.len() * 2 {
+                    self.rebuild_slots();
+                } else {
+                    let index = self.by_last.len() - 1;
+                    let word = &self.by_last[index].0;
+                    let h = self.free_slot(word);
+                    self.slots[h] = index + 1;
+                }
+            }
         }
         true
     }
 
-    /// The phrases whose last word is `word`.
+    /// Rebuilds [`Phrases::slots`] with room to spare (sizes double, so adding stays linear).
+    fn rebuild_slots(&mut self) {
+        let size = (self.by_last.len() * 4).next_power_of_two().max(16);
+        self.slots = vec![0; size];
+        for index in 0..self.by_last.len() {
+            let h = self.free_slot(&self.by_last[index].0);
+            self.slots[h] = index + 1;
+        }
+    }
+
+    /// The first free slot on the probe path of `word` (the table is never full).
+    fn free_slot(&self, word: &[u8]) -> usize {
+        let mask = self.slots.len() - 1;
+        let mut h = word_hash(word) as usize & mask;
+        while self.slots[h] != 0 {
+            h = (h + 1) & mask;
+        }
+        h
+    }
+
+    /// The index in `by_last` of the last word `word` (compared ASCII case-insensitively; the
+    /// stored words are lower case).
+    #[inline]
+    fn index_of(&self, word: &[u8]) -> Option<usize> {
+        let mask = self.slots.len().checked_sub(1)?;
+        let mut h = word_hash(word) as usize & mask;
+        loop {
+            let index = self.slots[h].checked_sub(1)?;
+            if self
+                .by_last
+                .get(index)
+                .is_some_and(|(w, _)| w.eq_ignore_ascii_case(word))
+            {
+                return Some(index);
+            }
+            h = (h + 1) & mask;
+        }
+    }
+
+    /// The phrases whose last word is `word` (compared ASCII case-insensitively).
     fn ending_in(&self, word: &[u8]) -> Option<&[PhraseHead]> {
-        let first = *word.first()?;
-        if self.lengths[usize::from(first)] & (1 << word.len()) == 0 {
+        let first = word.first()?.to_ascii_lowercase();
+        let last = word.last()?.to_ascii_lowercase();
+        let bit = 1u32.checked_shl(u32::try_from(word.len()).ok()?)?;
+        if self.lengths[usize::from(first)] & bit == 0
+            || self.last_lengths[usize::from(last)] & bit == 0
+        {
             return None;
         }
-        self.by_last
-            .binary_search_by(|(w, _)| w.as_slice().cmp(word))
-            .ok()
-            .map(|i| self.by_last[i].1.as_slice())
+        self.index_of(word).map(|i| self.by_last[i].1.as_slice())
     }
 
     /// For every tag, the distance in words from the candidate at `pos` back to the nearest
     /// phrase with that tag (0 = the word right before it).
     pub(crate) fn hits(&self, bytes: &[u8], pos: usize) -> Hits {
         let words = Words::before(bytes, pos);
+        let word = |j: usize| words.word(bytes, j);
         let mut hits = Hits {
             best: [u8::MAX; MAX_TAGS],
         };
         for j in 0..words.n {
-            let Some(entries) = self.ending_in(words.word(j)) else {
+            let Some(entries) = self.ending_in(word(j)) else {
                 continue;
             };
             for (tag, rest) in entries {
@@ -317,7 +397,7 @@ impl Phrases {
                         .iter()
                         .rev()
                         .enumerate()
-                        .all(|(k, w)| words.word(j + 1 + k) == w.as_slice());
+                        .all(|(k, w)| word(j + 1 + k).eq_ignore_ascii_case(w));
                 let slot = usize::from(*tag);
                 if fits && slot < MAX_TAGS && hits.best[slot] == u8::MAX {
                     hits.best[slot] = j as u8;
@@ -380,18 +460,18 @@ impl Hits {
     }
 }
 
-/// The words before a position, nearest first.
+/// The words before a position, nearest first, as byte ranges of the text (compared ASCII
+/// case-insensitively, so nothing is copied). A word longer than the longest phrase word is
+/// kept as an empty range: it counts as a word but matches nothing.
 struct Words {
-    buf: [[u8; MAX_WORD_LEN]; MAX_WORDS],
-    lens: [u8; MAX_WORDS],
+    spans: [(usize, usize); MAX_WORDS],
     n: usize,
 }
 
 impl Words {
     fn before(bytes: &[u8], pos: usize) -> Self {
         let mut words = Words {
-            buf: [[0; MAX_WORD_LEN]; MAX_WORDS],
-            lens: [0; MAX_WORDS],
+            spans: [(0, 0); MAX_WORDS],
             n: 0,
         };
         let pos = pos.min(bytes.len());
@@ -418,20 +498,19 @@ impl Words {
                 }
                 continue;
             }
-            let slot = words.n;
-            if word.len() <= MAX_WORD_LEN {
-                for (dst, src) in words.buf[slot].iter_mut().zip(word) {
-                    *dst = src.to_ascii_lowercase();
-                }
-                words.lens[slot] = word.len() as u8;
-            }
+            words.spans[words.n] = if word.len() <= MAX_WORD_LEN {
+                (i, end)
+            } else {
+                (i, i)
+            };
             words.n += 1;
         }
         words
     }
 
-    fn word(&self, j: usize) -> &[u8] {
-        &self.buf[j][..usize::from(self.lens[j])]
+    fn word<'b>(&self, bytes: &'b [u8], j: usize) -> &'b [u8] {
+        let (start, end) = self.spans[j];
+        &bytes[start..end]
     }
 }
 

@@ -47,6 +47,7 @@ mod bytes;
 mod config;
 mod context;
 mod detectors;
+mod hints;
 mod operators;
 mod pseudonym;
 mod redactor;

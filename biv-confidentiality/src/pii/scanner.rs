@@ -11,13 +11,16 @@
 
 use biv_core::{Finding, PiiKind};
 
-use crate::pii::bytes::{at, before, digits_end, is_alpha, is_digit, is_word, word_start};
+use crate::pii::bytes::{
+    at, before, digits_end, is_alpha, is_digit, is_word, word_end, word_start,
+};
 use crate::pii::config::{ConfigError, PiiConfig};
 use crate::pii::context::{self, Phrases, RECORD_PHRASES};
 use crate::pii::detectors::record_number::Pattern;
 use crate::pii::detectors::{
     Candidate, Token, agb, bsn, date_of_birth, email, iban, numeric, phone, postcode, secret,
 };
+use crate::pii::hints::DobHints;
 
 const A_DIGIT: u8 = 1;
 const A_PHONE: u8 = 2;
@@ -68,6 +71,10 @@ pub(crate) fn slot(kind: PiiKind) -> Option<usize> {
 #[derive(Debug, Clone)]
 pub struct PiiScanner {
     anchors: Box<[u8; 256]>,
+    /// `anchors` without `-` when `-` anchors only PEM blocks: those are found with one
+    /// substring search for `-----BEGIN ` instead, so the hyphens of prose and ids (`follow-up`,
+    /// `0192f3a4-5b6c`) are skipped like letters.
+    skip: Box<[u8; 256]>,
     enabled: [bool; 9],
     min_confidence: [f32; 9],
     phrases: Phrases,
@@ -180,7 +187,12 @@ impl PiiScanner {
             .iter()
             .skip(custom_from)
             .any(|p| (b'0'..=b'9').any(|d| p.can_start_with(d)));
+        let mut skip = anchors.clone();
+        if anchors[usize::from(b'-')] == A_PEM {
+            skip[usize::from(b'-')] = 0;
+        }
         Ok(PiiScanner {
+            skip,
             anchors,
             enabled,
             min_confidence,
@@ -220,16 +232,67 @@ impl PiiScanner {
         let n = bytes.len();
         let mut i = from;
         let mut floor = from;
-        let mut pem_ends = secret::PemEnds::default();
+        let mut state = ScanState::default();
+        // Where the next `-----BEGIN ` is, when `-` is not in `skip` (else never).
+        let pem_by_search = self.skip[usize::from(b'-')] != self.anchors[usize::from(b'-')];
+        let mut begin = if pem_by_search {
+            next_begin(bytes, i)
+        } else {
+            usize::MAX
+        };
         while i < n {
             // The hot loop: skip bytes that cannot anchor anything.
+            let stop = begin.min(n);
+            while i < stop && self.skip[usize::from(bytes[i])] == 0 {
+                i += 1;
+            }
+            if i >= n {
+                break;
+            }
+            let b = bytes[i];
+            let flags = if i == begin {
+                self.anchors[usize::from(b)]
+            } else {
+                self.skip[usize::from(b)]
+            };
+            if flags != A_DIGIT && !quick_check(bytes, i, b, flags) {
+                i += 1;
+            } else {
+                let (found, next) = self.at_anchor(bytes, i, floor, flags, &mut state, true);
+                match found {
+                    Some(c) if c.start >= floor && c.end > c.start && c.end <= n => {
+                        out.push(Finding::new(c.kind, c.start, c.end, c.confidence));
+                        floor = c.end;
+                        i = c.end.max(i + 1);
+                    }
+                    _ => i = next.max(i + 1),
+                }
+            }
+            if begin < i {
+                begin = next_begin(bytes, i);
+            }
+        }
+    }
+
+    /// The straightforward scan the fast path must agree with: every anchor byte that passes
+    /// `quick_check` is tried, and every digit run that may start a number becomes a token and
+    /// goes to every detector, without the shortcuts (the look at a digit run before its token
+    /// is parsed, the date-of-birth hint).
+    #[cfg(test)]
+    pub(crate) fn scan_reference(&self, bytes: &[u8]) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let n = bytes.len();
+        let mut i = 0;
+        let mut floor = 0;
+        let mut state = ScanState::default();
+        while i < n {
             let b = bytes[i];
             let flags = self.anchors[usize::from(b)];
-            if flags == 0 || !quick_check(bytes, i, b) {
+            if flags == 0 || !quick_check(bytes, i, b, 0) {
                 i += 1;
                 continue;
             }
-            let (found, next) = self.at_anchor(bytes, i, floor, flags, &mut pem_ends);
+            let (found, next) = self.at_anchor(bytes, i, floor, flags, &mut state, false);
             match found {
                 Some(c) if c.start >= floor && c.end > c.start && c.end <= n => {
                     out.push(Finding::new(c.kind, c.start, c.end, c.confidence));
@@ -239,21 +302,24 @@ impl PiiScanner {
                 _ => i = next.max(i + 1),
             }
         }
+        out
     }
 
     /// Tries the detectors anchored at `i`; returns the finding (if it passes its kind's
-    /// threshold) and where to continue otherwise.
+    /// threshold) and where to continue otherwise. `fast` allows the shortcuts that rule out
+    /// digit runs before their token is parsed.
     fn at_anchor(
         &self,
         bytes: &[u8],
         i: usize,
         floor: usize,
         flags: u8,
-        pem_ends: &mut secret::PemEnds,
+        state: &mut ScanState,
+        fast: bool,
     ) -> (Option<Candidate>, usize) {
         let b = bytes[i];
         if flags & A_DIGIT != 0 && is_digit(b) {
-            return self.numeric(bytes, i, floor);
+            return self.numeric(bytes, i, floor, &mut state.dob, fast);
         }
         if flags & A_PATTERN != 0 && word_start(bytes, i) {
             let hits = std::cell::OnceCell::new();
@@ -289,14 +355,21 @@ impl PiiScanner {
             b'@' | b'%' if flags & A_EMAIL != 0 => email::detect(bytes, i, floor),
             b'=' | b':' if flags & A_PAIR != 0 => secret::key_value(bytes, i),
             b'B' | b'b' if flags & A_SCHEME != 0 => secret::scheme_token(bytes, i),
-            b'-' if flags & A_PEM != 0 => secret::pem(bytes, i, pem_ends),
+            b'-' if flags & A_PEM != 0 => secret::pem(bytes, i, &mut state.pem_ends),
             _ => None,
         };
         (found.filter(|c| self.passes(c)), i + 1)
     }
 
     /// At a digit: an IBAN whose check digits start here, or a numeric token starting here.
-    fn numeric(&self, bytes: &[u8], i: usize, floor: usize) -> (Option<Candidate>, usize) {
+    fn numeric(
+        &self,
+        bytes: &[u8],
+        i: usize,
+        floor: usize,
+        dob: &mut DobHints,
+        fast: bool,
+    ) -> (Option<Candidate>, usize) {
         let letters_before = i >= 2 && is_alpha(bytes[i - 1]) && is_alpha(bytes[i - 2]);
         if letters_before && self.wants(PiiKind::Iban) {
             match iban::detect(bytes, i, floor, &self.phrases) {
@@ -306,8 +379,24 @@ impl PiiScanner {
             }
         }
         let run_end = digits_end(bytes, i);
-        if !numeric_start(bytes, i) || !self.worth_a_token(bytes, i, run_end) {
-            return (None, run_end);
+        // A longer run is not a number any detector knows.
+        // Where to go on when nothing is found here: past the digits, and in the fast path also
+        // past the dead digit runs that follow ("2024-03-12T14:02:11.482Z" is looked at once).
+        let nothing = || {
+            if fast {
+                self.dead_runs_end(bytes, run_end)
+            } else {
+                run_end
+            }
+        };
+        if !numeric_start(bytes, i) || run_end - i > numeric::MAX_DIGITS {
+            return (None, nothing());
+        }
+        // Whether a date of birth can start here: only after a date-of-birth phrase.
+        let wants_dob = self.wants(PiiKind::DateOfBirth);
+        let mut dob_possible = || !fast || (wants_dob && dob.possible(bytes, i));
+        if fast && !self.worth_a_token(bytes, i, run_end, &mut dob_possible) {
+            return (None, nothing());
         }
         let token = Token::new(bytes, i, floor, &self.phrases);
         let mut best: Option<Candidate> = None;
@@ -322,7 +411,7 @@ impl PiiScanner {
         if self.wants(PiiKind::Phone) && bytes[i] == b'0' {
             consider(phone::detect(bytes, i, || *token.context()));
         }
-        if self.wants(PiiKind::DateOfBirth) {
+        if wants_dob && dob_possible() {
             consider(date_of_birth::detect(&token));
         }
         if self.wants(PiiKind::Postcode) {
@@ -334,16 +423,46 @@ impl PiiScanner {
         for p in self.patterns.iter().filter(|p| p.can_start_with(bytes[i])) {
             consider(p.detect(bytes, i, || token.context()));
         }
-        let skip = token.groups.get(0).end;
-        (best, skip)
+        match best {
+            Some(c) => (Some(c), run_end),
+            None => (None, nothing()),
+        }
+    }
+
+    /// The end of the digit runs that follow the run ending at `end` and cannot start anything:
+    /// each comes after a single `.`, `-`, `/`, `:` or letter that itself follows a digit, so it
+    /// is not a number's start (see [`numeric_start`]) nor an IBAN's check digits (those follow
+    /// two letters), and that byte anchors nothing there (a `-` or `:` before a digit fails
+    /// `quick_check`; a `b` before a digit starts no `Bearer`). Bytes that start a configured
+    /// pattern end the stretch.
+    fn dead_runs_end(&self, bytes: &[u8], mut end: usize) -> usize {
+        while let Some(s) = at(bytes, end) {
+            let joins = matches!(s, b'.' | b'-' | b'/' | b':') || is_alpha(s);
+            if !joins
+                || self.anchors[usize::from(s)] & A_PATTERN != 0
+                || !at(bytes, end + 1).is_some_and(is_digit)
+            {
+                break;
+            }
+            end = digits_end(bytes, end + 1);
+        }
+        end
     }
 }
 
 impl PiiScanner {
     /// A cheap look at the first run of digits (`bytes[start..run_end]`) and the bytes around it
-    /// that rules out most numbers in logs and prose (`14:02:11`, `200`, `35ms`, `v4.2`) before
-    /// a token is parsed. Conservative: it only says no when no detector could match.
-    fn worth_a_token(&self, bytes: &[u8], start: usize, run_end: usize) -> bool {
+    /// that rules out most numbers in logs and prose (`14:02:11`, `200`, `35ms`, `v4.2`,
+    /// `2024-03-12T…`, `10.0.12.7`) before a token is parsed. Conservative: it only says no when
+    /// no detector could match. `dob_possible` says whether a date-of-birth phrase can be among
+    /// the context words (see `hints`); it is asked only when a date is the one kind left.
+    fn worth_a_token(
+        &self,
+        bytes: &[u8],
+        start: usize,
+        run_end: usize,
+        dob_possible: &mut impl FnMut() -> bool,
+    ) -> bool {
         let len = run_end - start;
         if len > numeric::MAX_DIGITS {
             return false;
@@ -353,40 +472,159 @@ impl PiiScanner {
         }
         let next = at(bytes, run_end);
         let after = at(bytes, run_end + 1);
-        // More digit groups follow: BSN, phone, dates, AGB in groups.
-        if next.is_some_and(numeric::is_group_sep) && after.is_some_and(is_digit) {
-            return true;
+        let leading_zero = bytes[start] == b'0';
+        // Only a phone number starts with "0" and has groups of one digit or " - ".
+        let phone = leading_zero && self.wants(PiiKind::Phone);
+        if let Some(sep) = next.filter(|&b| numeric::is_group_sep(b))
+            && after.is_some_and(is_digit)
+        {
+            // More digit groups follow. A postcode never has a second group; a BSN in groups has
+            // groups of 2–4 digits with one separator adding up to 9; an AGB code in two groups
+            // is 2 + 6; a record number or a BSN, AGB code or date in one group has 6–10
+            // digits; a date has a first group of 1, 2, 4 or 8 digits and date-of-birth context.
+            return match len {
+                1..=4 => {
+                    phone
+                        || self.bsn_in_groups(bytes, len, run_end, sep)
+                        || (len == 2
+                            && sep != b'/'
+                            && self.wants(PiiKind::Agb)
+                            && digits_end(bytes, run_end + 1) - (run_end + 1) == 6)
+                        || (self.date_shape(bytes, start, len, run_end, sep) && dob_possible())
+                }
+                _ => true,
+            };
         }
         // "06 - 12 34 56 78"
-        if next == Some(b' ') && after == Some(b'-') {
+        if phone && next == Some(b' ') && after == Some(b'-') {
             return true;
         }
         match len {
             // A day before or after a month name: "12 mei 1978", "March 3, 1961".
-            1 | 2 if self.wants(PiiKind::DateOfBirth) => {
-                let month_after = matches!(next, Some(b' ' | b'-'))
-                    && after.is_some_and(is_alpha)
-                    && date_of_birth::month_word_at(bytes, run_end + 1);
-                let month_before = before(bytes, start) == Some(b' ')
-                    && date_of_birth::month_word_before(bytes, start - 1);
-                month_after || month_before
+            1 | 2 => {
+                let month_after = || {
+                    matches!(next, Some(b' ' | b'-'))
+                        && after.is_some_and(is_alpha)
+                        && date_of_birth::month_word_at(bytes, run_end + 1)
+                };
+                let month_before = || {
+                    before(bytes, start) == Some(b' ')
+                        && date_of_birth::month_word_before(bytes, start - 1)
+                };
+                (month_after() || month_before()) && dob_possible()
             }
-            // A postcode: "3511 LX", "3511LX".
-            4 => next.is_some_and(|b| b == b' ' || is_alpha(b)),
+            // A postcode: "3511 LX", "3511LX", not starting with 0, two letters of one case and
+            // no third letter.
+            4 => {
+                let mut p = run_end;
+                if next == Some(b' ') {
+                    p += 1;
+                }
+                let (l1, l2) = (at(bytes, p), at(bytes, p + 1));
+                let upper = l1.is_some_and(|c| c.is_ascii_uppercase())
+                    && l2.is_some_and(|c| c.is_ascii_uppercase());
+                let lower = l1.is_some_and(|c| c.is_ascii_lowercase())
+                    && l2.is_some_and(|c| c.is_ascii_lowercase());
+                !leading_zero
+                    && (upper || lower)
+                    && !at(bytes, p + 2).is_some_and(|c| is_alpha(c) || c == b'_' || c >= 0x80)
+                    && self.wants(PiiKind::Postcode)
+            }
             // Record numbers (6–10), AGB and compact dates (8), BSN (8–9), phone numbers (10).
             6..=10 => true,
             // International numbers written without separators: "0031612345678".
-            11..=17 => bytes[start] == b'0',
+            11..=17 => phone,
             _ => false,
         }
     }
+
+    /// Whether a date in groups can start at `start` (first group of `len` digits, then `sep`
+    /// and a digit): `d-m-y`, `y-m-d` (one separator of `-`, `/`, `.`, groups of 1–2, 1–2 and
+    /// 2 or 4 digits, or 4, 1–2 and 1–2, not continued by a fourth group, ending at a word end
+    /// that is not a `:`), or "March 3 1961" (a day after a month name, then a space and the
+    /// year). The checks that need the values are left to the detector.
+    fn date_shape(&self, bytes: &[u8], start: usize, len: usize, run_end: usize, sep: u8) -> bool {
+        if sep == b' ' {
+            return len <= 2
+                && before(bytes, start) == Some(b' ')
+                && date_of_birth::month_word_before(bytes, start - 1);
+        }
+        if sep == b'/' || sep == b'-' || sep == b'.' {
+            let second_end = digits_end(bytes, run_end + 1);
+            let second = second_end - (run_end + 1);
+            if !(1..=2).contains(&second)
+                || at(bytes, second_end) != Some(sep)
+                || !at(bytes, second_end + 1).is_some_and(is_digit)
+            {
+                return false;
+            }
+            let third_end = digits_end(bytes, second_end + 1);
+            let third = third_end - (second_end + 1);
+            let lengths_fit = if len == 4 {
+                (1..=2).contains(&third)
+            } else {
+                len <= 2 && (third == 2 || third == 4)
+            };
+            let continues =
+                at(bytes, third_end) == Some(sep) && at(bytes, third_end + 1).is_some_and(is_digit);
+            return lengths_fit
+                && !continues
+                && word_end(bytes, third_end)
+                && at(bytes, third_end) != Some(b':');
+        }
+        false
+    }
+
+    /// Whether a BSN written in groups can start with the group `bytes[run_end - len..run_end]`
+    /// followed by `sep`: groups of 2–4 digits, all after the same separator, adding up to 9.
+    fn bsn_in_groups(&self, bytes: &[u8], len: usize, run_end: usize, sep: u8) -> bool {
+        if !(2..=4).contains(&len) || !self.wants(PiiKind::Bsn) {
+            return false;
+        }
+        let mut total = len;
+        let mut end = run_end;
+        for _ in 1..4 {
+            if at(bytes, end) != Some(sep) || !at(bytes, end + 1).is_some_and(is_digit) {
+                return false;
+            }
+            let group_end = digits_end(bytes, end + 1);
+            let group = group_end - (end + 1);
+            if !(2..=4).contains(&group) {
+                return false;
+            }
+            total += group;
+            end = group_end;
+            if total >= 9 {
+                return total == 9;
+            }
+        }
+        false
+    }
+}
+
+/// The next `-----BEGIN ` at or after `from`, or `usize::MAX`. Each search starts past the
+/// previous find, so a scan reads each byte about once for it.
+fn next_begin(bytes: &[u8], from: usize) -> usize {
+    bytes
+        .get(from..)
+        .and_then(|hay| memchr::memmem::find(hay, b"-----BEGIN "))
+        .map_or(usize::MAX, |p| from + p)
+}
+
+/// What one scan remembers between anchors (caches only: the findings do not depend on it).
+#[derive(Debug, Default)]
+struct ScanState {
+    pem_ends: secret::PemEnds,
+    dob: DobHints,
 }
 
 /// Rejects the commonest anchors that lead nowhere before any detector runs: a `:` or `=`
 /// not after a letter or quote (times, `a = 5`), a `-` that does not start `-----`, a `b` that
-/// does not start `Bearer`/`Basic`. Everything else passes.
+/// does not start `Bearer`/`Basic`. Everything else passes. With `flags` just [`A_PAIR`] (a `:`
+/// or `=` that anchors nothing else), also a pair whose key cannot name a secret (`level`,
+/// `status`, `pid`): [`secret::key_value`] would say no after the same look.
 #[inline(always)]
-fn quick_check(bytes: &[u8], i: usize, b: u8) -> bool {
+fn quick_check(bytes: &[u8], i: usize, b: u8, flags: u8) -> bool {
     match b {
         b':' | b'=' => {
             let prev = before(bytes, i);
@@ -396,6 +634,7 @@ fn quick_check(bytes: &[u8], i: usize, b: u8) -> bool {
                 prev
             };
             prev.is_some_and(|p| p.is_ascii_alphabetic() || p == b'"' || p == b'\'')
+                && (flags != A_PAIR || secret::key_end(bytes, i).is_some())
         }
         b'-' => at(bytes, i + 1) == Some(b'-') && at(bytes, i + 4) == Some(b'-'),
         b'b' | b'B' => matches!(at(bytes, i + 1), Some(b'e' | b'a' | b'E' | b'A')),
@@ -526,5 +765,169 @@ mod tests {
         let found = s.scan_bytes(&bytes);
         assert_eq!(found.len(), 2);
         assert_eq!(&bytes[found[0].start..found[0].end], b"111222333");
+    }
+
+    /// Pieces that reach every shortcut of the fast path: digit runs and their separators,
+    /// timestamps and ids, letters before digits (IBAN), context words for every kind (and
+    /// "geb"/"dob"/"born" for the date-of-birth hint), month names, key–value pairs, schemes and
+    /// PEM lines, e-mail and URL credentials, non-ASCII bytes.
+    const ATOMS: &[&str] = &[
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "7",
+        "8",
+        "9",
+        "06",
+        "31",
+        "0031",
+        "111222333",
+        "123456782",
+        "1112",
+        "22",
+        "333",
+        "1978",
+        "12",
+        "05",
+        "3511",
+        "01234567",
+        "7654321",
+        " ",
+        " ",
+        " ",
+        ".",
+        "-",
+        "/",
+        ":",
+        ",",
+        "=",
+        "@",
+        "%40",
+        "+",
+        "(",
+        ")",
+        "(0)",
+        "\"",
+        "'",
+        "_",
+        "\n",
+        "T",
+        "Z",
+        "2024-03-12T14:02:11.482Z",
+        "10.0.12.7",
+        "a",
+        "b",
+        "B",
+        "e",
+        "x",
+        "LX",
+        "MB",
+        "ab",
+        "NL",
+        "NL91",
+        "ABNA",
+        "0417164300",
+        "é",
+        "ë",
+        "bsn ",
+        "geb. ",
+        "geb",
+        "dob",
+        "D.O.B.",
+        "born ",
+        "birth",
+        "AGB ",
+        "agb-code ",
+        "tel ",
+        "postcode ",
+        "iban ",
+        "order ",
+        "opname ",
+        "patiëntnummer ",
+        "mrn ",
+        "ZP-",
+        "mei ",
+        "March ",
+        "mrt. ",
+        " - ",
+        "password=",
+        "token: ",
+        "\"secret\":\"",
+        "api_key=",
+        "level=",
+        "version:",
+        "Bearer ",
+        "basic ",
+        "Authorization: ",
+        "-----BEGIN PRIVATE KEY-----",
+        "-----END PRIVATE KEY-----",
+        "------BEGIN ",
+        "x://u:",
+        "jan@example.nl",
+        "example.nl",
+    ];
+
+    fn configs() -> Vec<PiiConfig> {
+        vec![
+            PiiConfig::default(),
+            PiiConfig::default()
+                .with_min_confidence(0.1)
+                .with_record_pattern(RecordPattern::new("ZP-#{7}")),
+            PiiConfig::default()
+                .with_record_pattern(RecordPattern::new("A{2}#{4}"))
+                .with_record_pattern(RecordPattern::new("-#{6}"))
+                .with_record_pattern(RecordPattern::new("#{3}.#{3}")),
+            PiiConfig::default()
+                .with_disabled(PiiKind::Bsn)
+                .with_disabled(PiiKind::Phone)
+                .with_disabled(PiiKind::Secret),
+            PiiConfig::default()
+                .with_disabled(PiiKind::DateOfBirth)
+                .with_disabled(PiiKind::Postcode)
+                .with_disabled(PiiKind::Email),
+        ]
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(3000))]
+
+        /// The fast path (`scan_bytes`) and the straightforward scan give the same findings.
+        #[test]
+        fn fast_path_agrees_with_the_reference(
+            atoms in proptest::collection::vec(proptest::sample::select(ATOMS), 0..80),
+            config in 0usize..5,
+        ) {
+            let text = atoms.concat();
+            let s = PiiScanner::new(&configs()[config]).unwrap();
+            proptest::prop_assert_eq!(
+                s.scan_bytes(text.as_bytes()),
+                s.scan_reference(text.as_bytes()),
+                "{:?}",
+                text
+            );
+        }
+
+        /// The same on arbitrary bytes.
+        #[test]
+        fn fast_path_agrees_on_any_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let s = PiiScanner::new(&PiiConfig::default()).unwrap();
+            proptest::prop_assert_eq!(s.scan_bytes(&bytes), s.scan_reference(&bytes));
+        }
+    }
+
+    #[test]
+    fn fast_path_agrees_on_the_corpus() {
+        let corpus = include_str!("../../tests/data/pii/corpus.jsonl");
+        for config in configs() {
+            let s = PiiScanner::new(&config).unwrap();
+            assert_eq!(
+                s.scan_bytes(corpus.as_bytes()),
+                s.scan_reference(corpus.as_bytes())
+            );
+        }
     }
 }

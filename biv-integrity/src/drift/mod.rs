@@ -26,5 +26,5 @@ pub use manifest::{
 pub use monitor::DriftMonitor;
 pub use record::{
     DRIFT_ACTION, DRIFT_ALERT, DriftRecord, RecordDriftError, drift_alert, drift_event,
-    record_drift,
+    drift_resolved, record_drift,
 };

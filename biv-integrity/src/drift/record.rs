@@ -138,8 +138,10 @@ pub async fn record_drift(
     Ok(sink.append(&event).await?)
 }
 
-/// The alert for a report with drift ([`DRIFT_ALERT`], critical, label `rev`, annotations
-/// `summary` and `description`); `None` when the report is clean.
+/// The alert for a report with drift ([`DRIFT_ALERT`], critical, label `dir` — the checked
+/// directory identifies the alert, so checks of other directories never resolve it and a new
+/// manifest commit does not orphan it — annotations `summary`, `description` and `rev`);
+/// `None` when the report is clean. [`drift_resolved`] is its resolution.
 ///
 /// # Errors
 /// [`AlertError`] when a label cannot be built.
@@ -148,8 +150,9 @@ pub fn drift_alert(report: &DriftReport, now: Timestamp) -> Result<Option<Alert>
         return Ok(None);
     }
     let alert = Alert::new(DRIFT_ALERT, Severity::Critical, now)?
-        .with_label("rev", report.source.rev.clone())?
+        .with_label("dir", report.dir.clone())?
         .with_annotation("summary", format!("configuration drift in {}", report.dir))
+        .with_annotation("rev", report.source.rev.clone())
         .with_annotation(
             "description",
             format!(
@@ -160,4 +163,15 @@ pub fn drift_alert(report: &DriftReport, now: Timestamp) -> Result<Option<Alert>
             ),
         );
     Ok(Some(alert))
+}
+
+/// The resolution, at `now`, of the drift alert for the directory of `report` (same labels as
+/// [`drift_alert`]), to send when a check comes back clean.
+///
+/// # Errors
+/// [`AlertError`] when a label cannot be built.
+pub fn drift_resolved(report: &DriftReport, now: Timestamp) -> Result<Alert, AlertError> {
+    Alert::new(DRIFT_ALERT, Severity::Critical, now)?
+        .with_label("dir", report.dir.clone())?
+        .resolved_at(now)
 }

@@ -122,6 +122,25 @@ pub enum PgGateStateError {
     /// A protecting trigger is missing or disabled.
     #[error("the gate state tables are not protected: {0}")]
     NotAppendOnly(String),
+    /// The decision could not be recorded (e.g. the audit log refused the append); the
+    /// transaction was rolled back and nothing changed.
+    #[error("gate {gate_id:?}: the decision was not recorded, nothing changed: {message}")]
+    NotRecorded {
+        /// The gate.
+        gate_id: String,
+        /// Why the recorder failed.
+        message: String,
+    },
+    /// The decision was recorded, but writing or committing the state failed: the record
+    /// stands for a decision that was **not** applied. Promote again to decide (and record)
+    /// anew.
+    #[error("gate {gate_id:?}: the decision was recorded but not applied: {message}")]
+    RecordedNotApplied {
+        /// The gate.
+        gate_id: String,
+        /// Why the write or commit failed.
+        message: String,
+    },
 }
 
 fn db(e: tokio_postgres::Error) -> PgGateStateError {
@@ -375,27 +394,103 @@ impl PgGateStateStore {
         request: &PromotionRequest,
         now: Timestamp,
     ) -> Result<GatePromotion, PgGateStateError> {
+        self.promote_recorded(policy_if_new, request, now, |_| async {
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .await
+    }
+
+    /// As [`Self::promote`], but first hands the decision to `record` — typically an append to
+    /// the audit log, e.g. through an async `AuditSink` — while the gate's row is locked, and
+    /// writes the arrival only when `record` succeeded. Since the state cannot move under the
+    /// lock, the decision recorded is the one applied, and **no decision is applied without
+    /// being recorded**. The converse has a window: when the write or the commit fails after
+    /// `record` succeeded, the record stands for a decision that was not applied, and the error
+    /// says so ([`PgGateStateError::RecordedNotApplied`]); deciding again records again.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use biv_core::Timestamp;
+    /// use biv_integrity::release::{Artifact, GatePolicy, PgGateStateStore, PromotionRequest};
+    /// let store = PgGateStateStore::connect("postgresql://biv@127.0.0.1/biv", "shop/dtap").await?;
+    /// let artifact = Artifact::new(format!("sha256:{}", "ab".repeat(32)), "c".repeat(40))?;
+    /// let request = PromotionRequest::new(artifact, "development", "dave");
+    /// let now = Timestamp::from_unix_seconds(1_790_000_000, 0)?;
+    /// let done = store
+    ///     .promote_recorded(&GatePolicy::dtap(), &request, now, |decision| async move {
+    ///         println!("recording {}", decision.allowed);
+    ///         Ok::<(), std::io::Error>(())
+    ///     })
+    ///     .await?;
+    /// assert_eq!(done.recorded, done.decision.allowed);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Self::update`]; [`PgGateStateError::NotRecorded`] when `record` fails (nothing
+    /// changed); [`PgGateStateError::RecordedNotApplied`] when the state could not be written
+    /// after `record` succeeded.
+    pub async fn promote_recorded<F, Fut, E>(
+        &self,
+        policy_if_new: &GatePolicy,
+        request: &PromotionRequest,
+        now: Timestamp,
+        record: F,
+    ) -> Result<GatePromotion, PgGateStateError>
+    where
+        F: FnOnce(PromotionDecision) -> Fut + Send,
+        Fut: std::future::Future<Output = Result<(), E>> + Send,
+        E: std::fmt::Display,
+    {
         let gate_id = &self.gate_id;
-        let done = self
-            .transact(&GateState::new(policy_if_new.clone()), |state| {
-                let decision = decide(state, request, now);
-                let json = if state.apply(&decision, now) {
-                    Some(serde_json::to_string(&decision).map_err(|e| {
-                        PgGateStateError::Invalid {
-                            gate_id: gate_id.clone(),
-                            message: format!("decision: {e}"),
-                        }
-                    })?)
-                } else {
-                    None
-                };
-                Ok((decision, json))
+        let mut client = self.client.lock().await;
+        let tx = client.transaction().await.map_err(db)?;
+        let mut stored = self.lock_row(&tx).await?;
+        if stored.is_none() {
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
+                .await
+                .map_err(db)?;
+            stored = self.lock_row(&tx).await?;
+        }
+        let (mut state, revision) = match stored {
+            Some(s) => (s.state, Some(s.revision)),
+            None => (GateState::new(policy_if_new.clone()), None),
+        };
+        let decision = decide(&state, request, now);
+        record(decision.clone())
+            .await
+            .map_err(|e| PgGateStateError::NotRecorded {
+                gate_id: gate_id.clone(),
+                message: e.to_string(),
+            })?;
+        // From here on a failure leaves a record of a decision that was not applied.
+        let not_applied = |e: PgGateStateError| PgGateStateError::RecordedNotApplied {
+            gate_id: gate_id.clone(),
+            message: e.to_string(),
+        };
+        if !state.apply(&decision, now) {
+            tx.commit().await.map_err(db).map_err(not_applied)?;
+            return Ok(GatePromotion {
+                decision,
+                revision: revision.unwrap_or(0),
+                recorded: false,
+            });
+        }
+        let json = serde_json::to_string(&decision).map_err(|e| {
+            not_applied(PgGateStateError::Invalid {
+                gate_id: gate_id.clone(),
+                message: format!("decision: {e}"),
             })
-            .await?;
+        })?;
+        let new_revision = self
+            .write(&tx, &state, revision, Some(&json))
+            .await
+            .map_err(not_applied)?;
+        tx.commit().await.map_err(db).map_err(not_applied)?;
         Ok(GatePromotion {
-            decision: done.value,
-            revision: done.revision,
-            recorded: done.changed,
+            decision,
+            revision: new_revision,
+            recorded: true,
         })
     }
 

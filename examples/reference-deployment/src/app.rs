@@ -126,9 +126,10 @@ pub struct ErrorBody {
 }
 
 /// The controls wired into this service (the first entries of [`CONTROLS`]).
-const WIRED: [&str; 2] = [
+const WIRED: [&str; 3] = [
     "health checks and probes (application/health+json)",
     "metrics (Prometheus and OpenMetrics text)",
+    "deviation detectors",
 ];
 
 /// The pillar controls biv provides (DESIGN.md, "What each pillar gives the host").
@@ -242,9 +243,9 @@ mod tests {
     use super::{ControlStatus, Pillar, about};
 
     #[test]
-    fn every_pillar_has_controls_and_only_health_and_metrics_are_wired() {
+    fn every_pillar_has_controls_and_health_metrics_and_detectors_are_wired() {
         let about = about();
-        assert_eq!(about.wired, 2);
+        assert_eq!(about.wired, 3);
         for pillar in [
             Pillar::Availability,
             Pillar::Integrity,
@@ -260,9 +261,10 @@ mod tests {
             .iter()
             .filter(|c| c.status == ControlStatus::Wired)
             .collect();
-        assert_eq!(wired.len(), 2);
+        assert_eq!(wired.len(), 3);
         assert!(wired.iter().all(|c| c.pillar == Pillar::Availability));
         assert!(wired[0].control.starts_with("health checks"));
         assert!(wired[1].control.starts_with("metrics"));
+        assert_eq!(wired[2].control, "deviation detectors");
     }
 }

@@ -25,6 +25,14 @@ pub const DISK_WARN_ENV: &str = "BIV_DISK_WARN_BELOW_PERCENT";
 /// (and readiness with it); `--disk-fail-below-percent` wins over it.
 pub const DISK_FAIL_ENV: &str = "BIV_DISK_FAIL_BELOW_PERCENT";
 
+/// The environment variable that names a file of extra health checks (the JSON of
+/// `biv health check --config`); `--health-config` wins over it.
+pub const HEALTH_CONFIG_ENV: &str = "BIV_HEALTH_CONFIG";
+
+/// The environment variable that names the Alertmanagers (comma-separated); `--alertmanager`
+/// wins over it.
+pub const ALERTMANAGER_ENV: &str = "BIV_ALERTMANAGER_URL";
+
 /// The data directory when neither `--data-dir` nor `BIV_DATA_DIR` is given:
 /// `<temp dir>/biv-reference`.
 pub fn default_data_dir() -> PathBuf {
@@ -38,7 +46,8 @@ pub fn default_data_dir() -> PathBuf {
     version,
     about = "The reference deployment of biv: a small HTTP service showing biv's controls wired into a host",
     after_help = "Exit status: 0 after a clean shutdown (SIGINT or SIGTERM), 1 when the service \
-                  cannot listen or serve, 2 for a usage error."
+                  cannot listen or serve, 2 for a usage error, a refused --health-config file or \
+                  --alertmanager URL."
 )]
 pub struct Config {
     /// The IP address and port to listen on; port 0 picks a free port (the real one is logged).
@@ -60,9 +69,62 @@ pub struct Config {
     /// directory's file system is available; 0 turns the failure off.
     #[arg(long, value_name = "PERCENT", env = DISK_FAIL_ENV, default_value_t = 5.0, value_parser = percent)]
     pub disk_fail_below_percent: f64,
+    /// A JSON file of checks for the service's dependencies (databases, upstream APIs), in the
+    /// format of `biv health check --config`; they join the built-in checks. A file that cannot
+    /// be read or parsed stops the start, naming the offending key.
+    #[arg(long, value_name = "FILE", env = HEALTH_CONFIG_ENV)]
+    pub health_config: Option<PathBuf>,
+    /// An Alertmanager base URL (http://host:9093) for the service's alerts; repeat for each
+    /// member of an HA cluster. Without one, alerts are written to the log.
+    #[arg(long = "alertmanager", value_name = "URL", env = ALERTMANAGER_ENV, value_delimiter = ',')]
+    pub alertmanagers: Vec<String>,
+}
+
+/// Why the `--health-config` file was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HealthConfigFileError {
+    /// The file could not be read.
+    #[error("cannot read the health configuration {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The file is not a valid health configuration.
+    #[error("health configuration {path}: {source}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The offending key and what is wrong with it.
+        source: biv_availability::health::HealthConfigError,
+    },
 }
 
 impl Config {
+    /// The dependency checks of `--health-config`, or none when it is not given.
+    ///
+    /// # Errors
+    /// [`HealthConfigFileError`] when the file cannot be read or is not a valid configuration.
+    pub fn dependency_checks(
+        &self,
+    ) -> Result<biv_availability::health::HealthConfig, HealthConfigFileError> {
+        let Some(path) = &self.health_config else {
+            return Ok(biv_availability::health::HealthConfig::default());
+        };
+        let text = std::fs::read_to_string(path).map_err(|source| HealthConfigFileError::Read {
+            path: path.clone(),
+            source,
+        })?;
+        biv_availability::health::HealthConfig::from_json(&text).map_err(|source| {
+            HealthConfigFileError::Invalid {
+                path: path.clone(),
+                source,
+            }
+        })
+    }
+
     /// The `disk:free` thresholds this configuration names.
     pub fn disk_thresholds(&self) -> crate::health::DiskThresholds {
         crate::health::DiskThresholds {

@@ -6,6 +6,9 @@
 //! | `data:writable` | startup, ready  | no file can be created, synced and removed in the data dir |
 //! | `disk:free`     | ready           | under 5 % of its file system is available (warns under 10 %; both configurable) |
 //!
+//! Checks of the service's dependencies come from `--health-config` (see
+//! [`crate::config::Config::health_config`]) and join these.
+//!
 //! Liveness has no checks: it answers `pass` as long as the process serves requests, so a
 //! dependency problem never gets the container restarted.
 
@@ -14,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use biv_availability::health::{
-    CheckOptions, DiskSpaceMonitor, Group, HealthRegistry, WritableDirMonitor,
+    CheckOptions, DiskSpaceMonitor, Group, HealthConfig, HealthRegistry, WritableDirMonitor,
 };
 use biv_core::Clock;
 
@@ -59,7 +62,17 @@ impl Default for DiskThresholds {
 /// # });
 /// ```
 pub fn registry(data_dir: &Path, disk: DiskThresholds, clock: Arc<dyn Clock>) -> HealthRegistry {
-    HealthRegistry::builder(clock)
+    registry_with(data_dir, disk, &HealthConfig::default(), clock)
+}
+
+/// [`registry`] plus the checks of `dependencies` (from `--health-config`).
+pub fn registry_with(
+    data_dir: &Path,
+    disk: DiskThresholds,
+    dependencies: &HealthConfig,
+    clock: Arc<dyn Clock>,
+) -> HealthRegistry {
+    let builder = HealthRegistry::builder(clock)
         .check(
             WritableDirMonitor::new("data:writable", data_dir),
             CheckOptions::new([Group::Startup, Group::Ready]).interval(CHECK_INTERVAL),
@@ -68,6 +81,6 @@ pub fn registry(data_dir: &Path, disk: DiskThresholds, clock: Arc<dyn Clock>) ->
             DiskSpaceMonitor::new("disk:free", data_dir)
                 .with_thresholds(disk.warn_below_percent, disk.fail_below_percent),
             CheckOptions::new([Group::Ready]).interval(CHECK_INTERVAL),
-        )
-        .build()
+        );
+    dependencies.add_to(builder).build()
 }

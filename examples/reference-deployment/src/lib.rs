@@ -4,9 +4,11 @@
 //! biv puts the Dutch BIV model (*Beschikbaarheid, Integriteit, Vertrouwelijkheid*: availability,
 //! integrity, confidentiality) into code that a host application embeds. This crate is such a
 //! host. In this release it wires in the health checks ([`health`]: `/health`, `/health/live`,
-//! `/health/ready`, `/health/startup`, with its data directory writable and free disk); `GET /`
-//! lists every control with its pillar as *wired* or *planned*. Later releases wire the others
-//! in one at a time.
+//! `/health/ready`, `/health/startup`, with its data directory writable, free disk, and the
+//! dependencies of `--health-config`), metrics at `/metrics` (RED, process, log loss), and a
+//! deviation detector ([`watch`]: the data disk filling up, alerted to Alertmanager with
+//! `--alertmanager`, or to the log); its stdout is ECS JSON. `GET /` lists every control with
+//! its pillar as *wired* or *planned*. Later releases wire the others in one at a time.
 //!
 //! It runs with embedded defaults and needs no external server:
 //!
@@ -20,7 +22,7 @@
 //! socket is bound (with the real port when asked for port 0). On SIGINT or SIGTERM it first
 //! fails readiness for `--drain-grace-ms` (default 5000), then stops accepting and finishes the
 //! requests in flight. Exit status: 0 after a clean shutdown, 1 when it cannot listen or serve, 2 for a
-//! usage error.
+//! usage error, a refused `--health-config` file or `--alertmanager` URL.
 //!
 //! # Using the router in-process
 //!
@@ -53,3 +55,4 @@ pub mod config;
 pub mod health;
 pub mod logging;
 pub mod server;
+pub mod watch;

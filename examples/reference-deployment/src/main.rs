@@ -2,7 +2,7 @@
 //!
 //! Reads the configuration, starts a multi-threaded Tokio runtime and serves until SIGINT or
 //! SIGTERM. Exit status: 0 after a clean shutdown, 1 when the service cannot listen or serve, 2
-//! for a usage error.
+//! for a usage error, a refused `--health-config` file or `--alertmanager` URL.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -46,7 +46,14 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("{}: {err}", env!("CARGO_PKG_NAME"));
-            ExitCode::FAILURE
+            if matches!(
+                err,
+                server::ServeError::HealthConfig(_) | server::ServeError::Alertmanager(_)
+            ) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

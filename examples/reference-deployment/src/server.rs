@@ -6,14 +6,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use biv_availability::alerting::{
+    AlertmanagerNotifier, DEFAULT_RESEND_INTERVAL, LogNotifier, ResendTask,
+};
 use biv_availability::health::shutdown_after;
 use biv_availability::logging::{HEARTBEAT_INTERVAL, Heartbeat};
 use biv_availability::metrics::{ProcessCollector, RedLayer, Registry};
-use biv_core::SystemClock;
+use biv_confidentiality::pii::{PiiConfig, PiiRedactor};
+use biv_core::{Clock, Notifier, SystemClock};
 use tokio::net::TcpListener;
 
 use crate::config::Config;
-use crate::{app, health};
+use crate::{app, health, watch};
 
 /// Why the service could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,18 @@ pub enum ServeError {
     /// The heartbeat task could not be started.
     #[error("cannot start the log heartbeat: {0}")]
     Heartbeat(#[source] biv_availability::logging::HeartbeatSpawnError),
+    /// The `--health-config` file was refused (exit status 2, like a usage error).
+    #[error(transparent)]
+    HealthConfig(#[from] crate::config::HealthConfigFileError),
+    /// An `--alertmanager` URL was refused (exit status 2, like a usage error).
+    #[error("--alertmanager: {0}")]
+    Alertmanager(#[source] biv_availability::alerting::AlertmanagerConfigError),
+    /// The redactor for outgoing alerts could not be built.
+    #[error("cannot build the redactor for alerts: {0}")]
+    Redactor(String),
+    /// The disk watch could not be set up.
+    #[error("cannot set up the disk watch: {0}")]
+    Watch(#[source] crate::watch::WatchError),
     /// Serving connections failed.
     #[error("serving failed: {0}")]
     Serve(#[source] io::Error),
@@ -59,7 +75,9 @@ pub enum ServeError {
 ///
 /// [`ServeError::Listen`] when the address cannot be bound, [`ServeError::DataDir`] when the
 /// data directory cannot be created, [`ServeError::Signals`] when the signal handlers cannot be
-/// installed, [`ServeError::Serve`] when serving fails.
+/// installed, [`ServeError::HealthConfig`] when the `--health-config` file is refused,
+/// [`ServeError::Alertmanager`] when an `--alertmanager` URL is refused,
+/// [`ServeError::Serve`] when serving fails.
 pub async fn run(config: &Config) -> Result<(), ServeError> {
     run_with_metrics(config, Arc::new(Registry::new())).await
 }
@@ -72,6 +90,9 @@ pub async fn run(config: &Config) -> Result<(), ServeError> {
 ///
 /// As [`run`], and [`ServeError::Metrics`] when `metrics` already holds the request metrics.
 pub async fn run_with_metrics(config: &Config, metrics: Arc<Registry>) -> Result<(), ServeError> {
+    let dependencies = config.dependency_checks()?;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock::new());
+    let (notifier, resend) = alert_delivery(config, clock.clone(), &metrics)?;
     metrics.register_collector(Arc::new(ProcessCollector::new()));
     let red = RedLayer::new(&metrics).map_err(ServeError::Metrics)?;
     let listener = TcpListener::bind(config.listen)
@@ -99,13 +120,19 @@ pub async fn run_with_metrics(config: &Config, metrics: Arc<Registry>) -> Result
     let _heartbeat = Arc::new(Heartbeat::new())
         .spawn(HEARTBEAT_INTERVAL)
         .map_err(ServeError::Heartbeat)?;
-    let registry = health::registry(
+    let registry = health::registry_with(
         &config.data_dir,
         config.disk_thresholds(),
+        &dependencies,
         Arc::new(SystemClock::new()),
     );
     registry.refresh_now().await;
     let _refresh = registry.spawn_refresh();
+    let score = watch::score_gauge(&metrics).map_err(ServeError::Metrics)?;
+    let monitor =
+        watch::disk_exhaustion_monitor(notifier, clock, score).map_err(ServeError::Watch)?;
+    let disk_watch =
+        watch::spawn_disk_watch(monitor, config.data_dir.clone(), watch::WATCH_INTERVAL);
     let signal = async move {
         let signal = signals.received().await;
         eprintln!(
@@ -118,10 +145,38 @@ pub async fn run_with_metrics(config: &Config, metrics: Arc<Registry>) -> Result
     let service = app::router_with_metrics(registry.clone(), metrics, red)
         .layer(biv_availability::logging::AccessLogLayer::new())
         .into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, service)
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown_after(registry, signal, drain))
         .await
-        .map_err(ServeError::Serve)
+        .map_err(ServeError::Serve);
+    disk_watch.abort();
+    drop(resend);
+    served
+}
+
+/// Where alerts go: the Alertmanagers of `--alertmanager` (with personal data redacted, firing
+/// alerts re-sent every minute, deliveries counted at `/metrics`), or the ECS log.
+fn alert_delivery(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    metrics: &Registry,
+) -> Result<(Arc<dyn Notifier>, Option<ResendTask>), ServeError> {
+    if config.alertmanagers.is_empty() {
+        return Ok((Arc::new(LogNotifier::new(clock)), None));
+    }
+    let urls: Vec<&str> = config.alertmanagers.iter().map(String::as_str).collect();
+    let redactor =
+        PiiRedactor::new(&PiiConfig::default()).map_err(|e| ServeError::Redactor(e.to_string()))?;
+    let notifier = AlertmanagerNotifier::builder(&urls, clock)
+        .redactor(Arc::new(redactor))
+        .build()
+        .map_err(ServeError::Alertmanager)?;
+    let resend = notifier
+        .spawn_resend(DEFAULT_RESEND_INTERVAL)
+        .map_err(ServeError::Alertmanager)?;
+    // biv_alerts_sent_total{outcome} and biv_alerts_active at /metrics.
+    metrics.register_collector(Arc::new(notifier.clone()));
+    Ok((Arc::new(notifier), Some(resend)))
 }
 
 /// The signals that stop the service: SIGINT and SIGTERM (Ctrl-C only, off Unix).

@@ -228,7 +228,7 @@ fn serves_the_about_document_and_stops_on_sigterm() {
             .as_str()
             .is_some_and(|d| d.contains("BIV model"))
     );
-    assert_eq!(about["wired"], 2);
+    assert_eq!(about["wired"], 3);
     let controls = about["controls"].as_array().expect("a list of controls");
     assert!(!controls.is_empty());
     for pillar in ["availability", "integrity", "confidentiality"] {
@@ -236,7 +236,7 @@ fn serves_the_about_document_and_stops_on_sigterm() {
     }
     assert_eq!(
         controls.iter().filter(|c| c["status"] == "wired").count(),
-        2
+        3
     );
 
     let response = request(server.addr, "GET", "/patients/123456782");
@@ -349,4 +349,130 @@ fn a_malformed_address_is_a_usage_error() {
     assert_eq!(wait_with_timeout(&mut child).code(), Some(2));
     let text = stderr.iter().collect::<Vec<_>>().join("\n");
     assert!(text.contains("--listen <ADDR>"), "{text}");
+}
+
+/// Writes `json` to a health configuration file of its own and returns the path.
+fn health_config(json: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "biv-reference-health-{}-{}.json",
+        std::process::id(),
+        json.len()
+    ));
+    std::fs::write(&path, json).expect("writes the health configuration");
+    path
+}
+
+#[test]
+fn a_malformed_health_config_is_refused_with_its_key() {
+    let path = health_config(r#"{"checks": [{"name": "db:connect", "type": "tcp"}]}"#);
+    let mut child = spawn(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--health-config",
+            path.to_str().expect("a UTF-8 temp path"),
+        ],
+        None,
+    );
+    let stderr = stderr_lines(&mut child);
+    assert_eq!(wait_with_timeout(&mut child).code(), Some(2));
+    let text = stderr.iter().collect::<Vec<_>>().join("\n");
+    assert!(text.contains("checks[0].address"), "{text}");
+    assert!(!text.contains("listening on"), "{text}");
+    let _ = std::fs::remove_file(path);
+
+    let mut child = spawn(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--health-config",
+            "/nonexistent/health.json",
+        ],
+        None,
+    );
+    let stderr = stderr_lines(&mut child);
+    assert_eq!(wait_with_timeout(&mut child).code(), Some(2));
+    let text = stderr.iter().collect::<Vec<_>>().join("\n");
+    assert!(
+        text.contains("cannot read the health configuration /nonexistent/health.json"),
+        "{text}"
+    );
+}
+
+#[test]
+fn configured_dependencies_join_readiness() {
+    let up = TcpListener::bind("127.0.0.1:0").expect("binds a port");
+    let down = TcpListener::bind("127.0.0.1:0").expect("binds a port");
+    let down_addr = down.local_addr().expect("has an address");
+    drop(down);
+    let path = health_config(&format!(
+        r#"{{"checks": [
+            {{"name": "cache:connect", "type": "tcp", "address": "{}"}},
+            {{"name": "search:connect", "type": "tcp", "address": "{down_addr}", "critical": false}}
+        ]}}"#,
+        up.local_addr().expect("has an address"),
+    ));
+    let mut server = Server::start(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--health-config",
+            path.to_str().expect("a UTF-8 temp path"),
+        ],
+        None,
+    );
+    let ready = request(server.addr, "GET", "/health/ready");
+    let body = ready.json();
+    assert_eq!(
+        body["checks"]["cache:connect"][0]["status"], "pass",
+        "{body}"
+    );
+    // A non-critical dependency that is down warns; readiness still passes.
+    assert_eq!(
+        body["checks"]["search:connect"][0]["status"], "warn",
+        "{body}"
+    );
+    assert_eq!(
+        body["checks"]["data:writable"][0]["status"], "pass",
+        "{body}"
+    );
+    assert_eq!(ready.status_line, "HTTP/1.1 200 OK");
+    server.signal("TERM");
+    assert_eq!(server.wait().code(), Some(0));
+    let _ = std::fs::remove_file(path);
+    drop(up);
+}
+
+#[test]
+fn an_https_alertmanager_is_refused_at_start() {
+    let mut child = spawn(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--alertmanager",
+            "https://am.example:9093",
+        ],
+        None,
+    );
+    let stderr = stderr_lines(&mut child);
+    assert_eq!(wait_with_timeout(&mut child).code(), Some(2));
+    let text = stderr.iter().collect::<Vec<_>>().join("\n");
+    assert!(text.contains("--alertmanager"), "{text}");
+    assert!(text.contains("https is not supported"), "{text}");
+}
+
+#[test]
+fn the_disk_watch_exports_its_score() {
+    let mut server = Server::start(&["--listen", "127.0.0.1:0"], None);
+    // The series exists from the start; it holds 0 until the detector has two samples (its
+    // behaviour is tested in tests/watch.rs).
+    let metrics = request(server.addr, "GET", "/metrics");
+    let text = String::from_utf8_lossy(&metrics.body).into_owned();
+    assert!(text.contains("# TYPE biv_anomaly_score gauge"), "{text}");
+    assert!(
+        text.contains("biv_anomaly_score{signal=\"disk_available_bytes\"} "),
+        "{text}"
+    );
+    server.signal("TERM");
+    assert_eq!(server.wait().code(), Some(0));
 }

@@ -52,7 +52,7 @@ async fn root_describes_the_service_and_its_controls() {
     assert_eq!(about["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(about["description"], biv_reference::app::DESCRIPTION);
     assert_eq!(about["note"], biv_reference::app::CONTROLS_NOTE);
-    assert_eq!(about["wired"], 2);
+    assert_eq!(about["wired"], 3);
     let controls = about["controls"].as_array().expect("a list of controls");
     assert_eq!(controls.len(), biv_reference::app::about().controls.len());
     for control in controls {
@@ -62,10 +62,9 @@ async fn root_describes_the_service_and_its_controls() {
             "{control}"
         );
         assert!(control["control"].as_str().is_some_and(|c| !c.is_empty()));
-        let expected = if control["control"]
-            .as_str()
-            .is_some_and(|c| c.starts_with("health checks") || c.starts_with("metrics"))
-        {
+        let expected = if control["control"].as_str().is_some_and(|c| {
+            c.starts_with("health checks") || c.starts_with("metrics") || c == "deviation detectors"
+        }) {
             "wired"
         } else {
             "planned"

@@ -1,12 +1,30 @@
 //! [`DiskSpaceMonitor`]: free space on the file system holding a path.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use biv_core::{CheckResult, Monitor};
 
 use super::{DEFAULT_TIMEOUT, grade_free};
+
+/// The bytes available to unprivileged users on the file system holding `path`
+/// (`statvfs`: `f_bavail × f_frsize`): the sample to feed an exhaustion detector
+/// ([`Exhaustion`](crate::anomaly::Exhaustion) with `Limit::Below(0.0)`). It may block on a
+/// network file system; call it from a blocking thread in async code.
+///
+/// ```
+/// let bytes = biv_availability::health::available_bytes(&std::env::temp_dir())?;
+/// assert!(bytes > 0);
+/// # Ok::<(), std::io::Error>(())
+/// ```
+///
+/// # Errors
+/// The operating system's error when the path cannot be examined.
+pub fn available_bytes(path: &Path) -> std::io::Result<u64> {
+    let stat = rustix::fs::statvfs(path).map_err(std::io::Error::from)?;
+    Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
 
 /// Checks the space available to unprivileged users on the file system holding `path`
 /// (`statvfs`: `f_bavail × f_frsize` of `f_blocks × f_frsize`).

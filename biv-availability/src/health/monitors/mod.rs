@@ -9,7 +9,7 @@ mod tcp;
 mod writable_dir;
 
 pub use closure::FnMonitor;
-pub use disk::DiskSpaceMonitor;
+pub use disk::{DiskSpaceMonitor, available_bytes};
 pub use http::{HttpMonitor, InvalidUrl};
 pub use memory::{MemInfo, MemInfoError, MemoryMonitor};
 pub use postgres::PostgresMonitor;

@@ -16,7 +16,7 @@
 //! work beside a running writer.
 
 pub(in crate::commands) mod keyfile;
-mod read;
+pub(in crate::commands) mod read;
 mod write;
 
 use std::path::PathBuf;

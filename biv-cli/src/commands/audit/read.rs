@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use biv_core::{SubjectRef, Timestamp};
+use biv_core::{AuditEvent, SubjectRef, Timestamp};
 use biv_integrity::audit::decode_entry;
 use biv_integrity::report::PatientReport;
 use biv_integrity::store::{FileLogReader, verify_dir};
@@ -134,7 +134,26 @@ pub(super) fn patient_report(
             .map_err(|e| format!("--{name}: {e}"))
     };
     let (from, to) = (parse(from, "from")?, parse(to, "to")?);
-    // Built only from a verified log: every entry re-hashed, every checkpoint checked.
+    let (events, size, root) = verified_events(dir, vkey)?;
+    let built =
+        PatientReport::build(&subject, from, to, events, size, root).map_err(|e| e.to_string())?;
+    let text = if html {
+        built.to_html()
+    } else {
+        format!("{}\n", built.to_json())
+    };
+    write_out(text.as_bytes())
+}
+
+/// The events of a verified log with their indices, the verified size and the root.
+pub(in crate::commands) type VerifiedEvents = (Vec<(u64, AuditEvent)>, u64, [u8; 32]);
+
+/// Every event of the audit log in `dir` with its index, read only after the whole log verified
+/// (every entry re-hashed, every checkpoint checked), with the verified size and root.
+pub(in crate::commands) fn verified_events(
+    dir: &Path,
+    vkey: Option<&str>,
+) -> Result<VerifiedEvents, String> {
     warn_if_own_key(dir, vkey);
     let verifier = keyfile::verifier(dir, vkey)?;
     let report = verify_dir(dir, verifier.name(), &verifier, true, None)
@@ -150,21 +169,7 @@ pub(super) fn patient_report(
     if let Some(why) = bad {
         return Err(why);
     }
-    let built = PatientReport::build(
-        &subject,
-        from,
-        to,
-        events,
-        report.size,
-        report.root.to_bytes(),
-    )
-    .map_err(|e| e.to_string())?;
-    let text = if html {
-        built.to_html()
-    } else {
-        format!("{}\n", built.to_json())
-    };
-    write_out(text.as_bytes())
+    Ok((events, report.size, report.root.to_bytes()))
 }
 
 /// A verifier key read from the directory being checked proves nothing against whoever controls

@@ -41,9 +41,10 @@ pub(crate) fn eleven_proof(digits: &[u8; 9]) -> bool {
 pub(crate) fn detect(t: &Token<'_>) -> Option<Candidate> {
     let g = &t.groups;
     let mut buf = [0u8; numeric::MAX_DIGITS];
+    let mut n = 0;
     for k in 1..=g.len().min(4) {
-        let digits = g.digits_of(k, &mut buf)?;
-        let n = digits.len();
+        // The digits are copied only for a candidate of the right length.
+        n += g.get(k - 1).len();
         if n > 9 {
             break;
         }
@@ -75,6 +76,7 @@ pub(crate) fn detect(t: &Token<'_>) -> Option<Candidate> {
         if !number_end(t.bytes, end, k > 1) {
             continue;
         }
+        let digits = g.digits_of(k, &mut buf)?;
         let mut padded = [b'0'; 9];
         padded[9 - n..].copy_from_slice(digits);
         if !eleven_proof(&padded) {

@@ -82,20 +82,54 @@ fn month(word: &[u8]) -> Option<u32> {
     if word.len() < 3 || word.len() > 9 {
         return None;
     }
-    // Every month name starts with one of these letters.
-    if !matches!(
-        word[0].to_ascii_lowercase(),
-        b'j' | b'f' | b'm' | b'a' | b's' | b'o' | b'n' | b'd'
-    ) {
+    // Only some first letters and lengths occur ("weken", "mmol", "sinds" stop here).
+    if MONTH_LENGTHS[usize::from(word[0].to_ascii_lowercase())] & (1 << word.len()) == 0 {
         return None;
     }
-    let mut lower = [0u8; 9];
-    for (d, s) in lower.iter_mut().zip(word) {
-        *d = s.to_ascii_lowercase();
-    }
-    let lower = &lower[..word.len()];
-    MONTHS.iter().find(|(m, _)| *m == lower).map(|(_, n)| *n)
+    let key = word.iter().rev().fold(0u128, |acc, &c| {
+        (acc << 8) | u128::from(c.to_ascii_lowercase())
+    });
+    PACKED_MONTHS
+        .iter()
+        .find(|(m, _)| *m == key)
+        .map(|(_, n)| *n)
 }
+
+/// A name of at most 16 ASCII bytes as one number, first byte lowest (names differ in length
+/// only where they differ in bytes, as no name holds a zero byte).
+const fn pack(name: &[u8]) -> u128 {
+    let mut key = 0u128;
+    let mut k = name.len();
+    while k > 0 {
+        k -= 1;
+        key = (key << 8) | name[k] as u128;
+    }
+    key
+}
+
+/// Bit `len` of `MONTH_LENGTHS[first letter]` is set if a month name of that length starts
+/// with that letter.
+static MONTH_LENGTHS: [u16; 256] = {
+    let mut table = [0u16; 256];
+    let mut k = 0;
+    while k < MONTHS.len() {
+        let name = MONTHS[k].0;
+        table[name[0] as usize] |= 1 << name.len();
+        k += 1;
+    }
+    table
+};
+
+/// [`MONTHS`], packed: one comparison per name instead of a slice comparison.
+const PACKED_MONTHS: [(u128, u32); MONTHS.len()] = {
+    let mut out = [(0u128, 0u32); MONTHS.len()];
+    let mut k = 0;
+    while k < MONTHS.len() {
+        out[k] = (pack(MONTHS[k].0), MONTHS[k].1);
+        k += 1;
+    }
+    out
+};
 
 fn valid_year(y: u32, digits: usize) -> bool {
     digits == 2 || (1880..=2099).contains(&y)
@@ -255,6 +289,17 @@ mod tests {
         let start = text.find(at).unwrap();
         let t = Token::new(text.as_bytes(), start, 0, &phrases);
         detect(&t).map(|c| text[c.start..c.end].to_string())
+    }
+
+    #[test]
+    fn packed_names_match_the_table() {
+        for (name, n) in MONTHS {
+            assert_eq!(month(name), Some(*n));
+            assert_eq!(month(&name.to_ascii_uppercase()), Some(*n));
+        }
+        assert_eq!(month(b"weken"), None);
+        assert_eq!(month(b"mmol"), None);
+        assert_eq!(month(b"septembe"), None);
     }
 
     #[test]

@@ -81,31 +81,17 @@ fn ends_value(b: u8) -> bool {
 /// is only context (it may lie before the previous finding or a stream's commit point); the span
 /// starts after `sep`.
 pub(crate) fn key_value(bytes: &[u8], sep: usize) -> Option<Candidate> {
-    let s = bytes[sep];
-    match (s, at(bytes, sep + 1)) {
-        (b'=', Some(b'=')) | (b':', Some(b':')) | (b':', Some(b'/')) => return None,
-        _ => {}
-    }
-    // The key, backwards: optional spaces (for ':'), an optional closing quote, key characters.
-    let mut k = sep;
-    while k > 0 && k + 2 > sep && bytes[k - 1] == b' ' {
-        k -= 1;
-    }
-    if k > 0 && matches!(bytes[k - 1], b'"' | b'\'') {
-        k -= 1;
-    }
-    // Keys end in a letter; "14:02", "=5" and "): " are not pairs.
-    if k == 0 || !bytes[k - 1].is_ascii_alphabetic() {
-        return None;
-    }
-    // Every secret key name ends in one of these letters ("password", "passphrase", "secret",
-    // "token", "apikey", "credential", "credentials"); most other keys are rejected here.
-    if !matches!(
-        bytes[k - 1].to_ascii_lowercase(),
-        b'd' | b'e' | b't' | b'n' | b'y' | b'l' | b's'
-    ) {
-        return None;
-    }
+    value_of_pair(bytes, sep, key_end(bytes, sep)?)
+}
+
+/// [`key_value`] without the quick look at the key's last two characters.
+#[cfg(test)]
+fn key_value_reference(bytes: &[u8], sep: usize) -> Option<Candidate> {
+    value_of_pair(bytes, sep, key_end_with(bytes, sep, false)?)
+}
+
+/// The secret of the pair whose key ends at `k` and whose separator is at `sep`.
+fn value_of_pair(bytes: &[u8], sep: usize, mut k: usize) -> Option<Candidate> {
     let key_end = k;
     while k > 0 && is_key_char(bytes[k - 1]) && key_end - k <= MAX_KEY {
         k -= 1;
@@ -168,6 +154,72 @@ pub(crate) fn key_value(bytes: &[u8], sep: usize) -> Option<Candidate> {
         return None;
     }
     Some(Candidate::new(PiiKind::Secret, start, end, PAIR))
+}
+
+/// Where the key of a pair whose `=` or `:` is at `sep` ends, if the pair may hold a secret:
+/// not `==`, `::` or `:/`; the key (before at most two spaces and an optional quote) ends in a
+/// letter, and its last two letters or digits end a secret key name. Everything [`key_value`]
+/// looks at before it reads the whole key; the scanner asks it before calling [`key_value`].
+#[inline]
+pub(crate) fn key_end(bytes: &[u8], sep: usize) -> Option<usize> {
+    key_end_with(bytes, sep, true)
+}
+
+/// [`key_end`]; `check_name` turns the look at the last two characters on.
+#[inline]
+fn key_end_with(bytes: &[u8], sep: usize, check_name: bool) -> Option<usize> {
+    let s = bytes[sep];
+    match (s, at(bytes, sep + 1)) {
+        (b'=', Some(b'=')) | (b':', Some(b':')) | (b':', Some(b'/')) => return None,
+        _ => {}
+    }
+    // The key, backwards: optional spaces (for ':'), an optional closing quote, key characters.
+    let mut k = sep;
+    while k > 0 && k + 2 > sep && bytes[k - 1] == b' ' {
+        k -= 1;
+    }
+    if k > 0 && matches!(bytes[k - 1], b'"' | b'\'') {
+        k -= 1;
+    }
+    // Keys end in a letter; "14:02", "=5" and "): " are not pairs.
+    if k == 0 || !bytes[k - 1].is_ascii_alphabetic() {
+        return None;
+    }
+    // Every secret key name ends in one of these letters ("password", "passphrase", "secret",
+    // "token", "apikey", "credential", "credentials"); most other keys are rejected here.
+    if !matches!(
+        bytes[k - 1].to_ascii_lowercase(),
+        b'd' | b'e' | b't' | b'n' | b'y' | b'l' | b's'
+    ) {
+        return None;
+    }
+    (!check_name || may_name_a_secret(bytes, k)).then_some(k)
+}
+
+/// A quick look at the last two letters or digits of the key ending at `key_end` (its last
+/// byte a letter), ignoring the `_ - .` that normalising drops: every name in [`SECRET_KEYS`],
+/// and `key`, ends in one of these pairs. Most keys (`level`, `status`, `message`, `pid`,
+/// `request_id`) are rejected here without being normalised.
+#[inline]
+fn may_name_a_secret(bytes: &[u8], key_end: usize) -> bool {
+    let last = bytes[key_end - 1].to_ascii_lowercase();
+    let mut j = key_end - 1;
+    while j > 0 && matches!(bytes[j - 1], b'_' | b'-' | b'.') {
+        j -= 1;
+    }
+    let Some(prev) = j.checked_sub(1).map(|p| bytes[p]).filter(|b| is_alnum(*b)) else {
+        return false;
+    };
+    matches!(
+        (prev.to_ascii_lowercase(), last),
+        (b'r' | b'w', b'd')
+            | (b's', b'e')
+            | (b'e', b't')
+            | (b'e' | b'o', b'n')
+            | (b'e', b'y')
+            | (b'a', b'l')
+            | (b'l', b's')
+    )
 }
 
 /// At least 16 characters with letters and digits, or a `base64:` / `hex:` prefix.
@@ -368,6 +420,33 @@ mod tests {
     fn kv(text: &str) -> Option<&str> {
         let sep = text.find(['=', ':']).unwrap();
         key_value(text.as_bytes(), sep).map(|c| &text[c.start..c.end])
+    }
+
+    proptest::proptest! {
+        /// The quick look at the key changes nothing: with and without it, the same answer.
+        #[test]
+        fn key_look_is_only_a_shortcut(
+            atoms in proptest::collection::vec(proptest::sample::select(&[
+                "password", "passwd", "pwd", "Passphrase", "wachtwoord", "secret", "TOKEN",
+                "api", "key", "_key", "private", "credential", "credentials", "authorization",
+                "level", "status", "version", "pid", "id", "sort", "cache", "-", "_", ".", "\"",
+                "'", " ", "  ", "=", ":", "==", "::", ":/", "x", "d", "s", "n", "y", "l", "e",
+                "t", "Hunter2!", "abc123def456ghi789", "base64:q83v", "Bearer eyJ", "${X}",
+                "null", "1", "é",
+            ][..]), 0..12),
+        ) {
+            let text = atoms.concat();
+            let bytes = text.as_bytes();
+            for sep in (0..bytes.len()).filter(|&p| matches!(bytes[p], b'=' | b':')) {
+                proptest::prop_assert_eq!(
+                    key_value(bytes, sep),
+                    key_value_reference(bytes, sep),
+                    "{:?} at {}",
+                    text,
+                    sep
+                );
+            }
+        }
     }
 
     #[test]

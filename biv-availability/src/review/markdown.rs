@@ -1,0 +1,133 @@
+//! Writes the digest's document as CommonMark with GFM tables.
+
+use std::fmt::Write as _;
+
+use super::render::{Block, Inline};
+
+/// The Markdown text of a document.
+pub(crate) fn write(title: &str, blocks: &[Block]) -> String {
+    let mut out = String::new();
+    out.push_str("# ");
+    push_text(&mut out, title);
+    out.push_str("\n\n");
+    for block in blocks {
+        match block {
+            Block::Heading(level, text) => {
+                for _ in 0..*level {
+                    out.push('#');
+                }
+                out.push(' ');
+                push_text(&mut out, text);
+                out.push_str("\n\n");
+            }
+            Block::Paragraph(inlines) => {
+                push_inlines(&mut out, inlines);
+                out.push_str("\n\n");
+            }
+            Block::List(items) => {
+                for item in items {
+                    out.push_str("- ");
+                    push_inlines(&mut out, item);
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+            Block::Table { headers, rows } => {
+                out.push('|');
+                for h in headers {
+                    out.push(' ');
+                    push_text(&mut out, h);
+                    out.push_str(" |");
+                }
+                out.push_str("\n|");
+                for _ in headers {
+                    out.push_str("---|");
+                }
+                out.push('\n');
+                for row in rows {
+                    out.push('|');
+                    for c in row {
+                        out.push(' ');
+                        push_inlines(&mut out, c);
+                        out.push_str(" |");
+                    }
+                    out.push('\n');
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn push_inlines(out: &mut String, inlines: &[Inline]) {
+    for inline in inlines {
+        match inline {
+            Inline::Text(t) => push_text(out, t),
+            Inline::Strong(t) => {
+                out.push_str("**");
+                push_text(out, t);
+                out.push_str("**");
+            }
+            Inline::Code(t) => push_code(out, t),
+        }
+    }
+}
+
+/// Text with every character that could start markup, an HTML tag or an entity escaped by a
+/// backslash (CommonMark allows that for any ASCII punctuation), and line breaks as spaces, so
+/// a log message can neither inject HTML nor break a table.
+fn push_text(out: &mut String, text: &str) {
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '!' | '|' | '&' | '~' | '{'
+            | '}' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A code span fenced by more backticks than the text holds in a row; `|` is escaped so a
+/// table cell is not split (GFM removes the backslash inside the span).
+fn push_code(out: &mut String, text: &str) {
+    let clean: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    let mut longest = 0;
+    let mut current = 0;
+    for c in clean.chars() {
+        current = if c == '`' { current + 1 } else { 0 };
+        longest = longest.max(current);
+    }
+    let fence = "`".repeat(longest + 1);
+    let pad = clean.starts_with('`') || clean.ends_with('`') || clean.is_empty();
+    let _ = write!(out, "{fence}{}", if pad { " " } else { "" });
+    out.push_str(&clean.replace('|', "\\|"));
+    let _ = write!(out, "{}{fence}", if pad { " " } else { "" });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_and_code_cannot_inject() {
+        let mut out = String::new();
+        push_text(&mut out, "<script>alert(1)</script> & | *x*\nnext");
+        assert_eq!(
+            out,
+            "\\<script\\>alert(1)\\</script\\> \\& \\| \\*x\\* next"
+        );
+        let mut out = String::new();
+        push_code(&mut out, "a`b``c|d");
+        assert_eq!(out, "```a`b``c\\|d```");
+        let mut out = String::new();
+        push_code(&mut out, "`x");
+        assert_eq!(out, "`` `x ``");
+    }
+}
