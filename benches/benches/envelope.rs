@@ -145,7 +145,105 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // Criterion runs its rows one after another, so on a shared machine a change of load
+    // between two rows moves their ratio. `BIV_ENVELOPE_PAIRED=<rounds>` adds an interleaved
+    // measurement: every round times each variant for a batch, in rotating order, so load hits
+    // all variants of a round alike; it prints per variant the fastest round and the median of
+    // the per-round ratios to the baseline. Run it alone with a filter that matches no row:
+    // `BIV_ENVELOPE_PAIRED=150 cargo bench -p biv-benches --bench envelope -- paired`.
+    if let Some(rounds) = std::env::var("BIV_ENVELOPE_PAIRED")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        let seal_open = || {
+            let mut nonce = [0u8; 12];
+            getrandom::fill(&mut nonce).expect("randomness");
+            let nonce = Nonce::from(nonce);
+            let payload = Payload {
+                msg: black_box(&field[..]),
+                aad: &aad,
+            };
+            let sealed = raw.encrypt(&nonce, payload).expect("seal");
+            let payload = Payload {
+                msg: &sealed,
+                aad: &aad,
+            };
+            drop(black_box(raw.decrypt(&nonce, payload).expect("open")));
+        };
+        let variants: [(&str, &dyn Fn()); 8] = [
+            ("baseline seal + open", &seal_open),
+            ("DataKey", &|| {
+                let ct = key.encrypt(black_box(&field), &ctx).expect("encrypt");
+                drop(black_box(key.decrypt(&ct, &ctx).expect("decrypt")));
+            }),
+            ("Encryptor trait", &|| {
+                let ct = ready(enc.encrypt(black_box(&field), &ctx)).expect("encrypt");
+                drop(black_box(ready(enc.decrypt(&ct, &ctx)).expect("decrypt")));
+            }),
+            ("unboxed", &|| {
+                let ct = ready(enc.encrypt_unboxed(black_box(&field), &ctx)).expect("encrypt");
+                drop(black_box(
+                    ready(enc.decrypt_unboxed(&ct, &ctx)).expect("decrypt"),
+                ));
+            }),
+            ("sync cached", &|| {
+                let ct = enc
+                    .encrypt_cached(black_box(&field), &ctx)
+                    .expect("encrypt");
+                let ct = ct.expect("cached");
+                drop(black_box(enc.decrypt_cached(&ct, &ctx).expect("decrypt")));
+            }),
+            ("encrypt only: trait", &|| {
+                drop(black_box(ready(enc.encrypt(black_box(&field), &ctx))));
+            }),
+            ("encrypt only: unboxed", &|| {
+                drop(black_box(ready(
+                    enc.encrypt_unboxed(black_box(&field), &ctx),
+                )));
+            }),
+            ("encrypt only: sync cached", &|| {
+                drop(black_box(enc.encrypt_cached(black_box(&field), &ctx)));
+            }),
+        ];
+        paired(&variants, rounds.max(1));
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The interleaved measurement behind `BIV_ENVELOPE_PAIRED`; the first variant is the baseline.
+fn paired(variants: &[(&str, &dyn Fn())], rounds: usize) {
+    const BATCH: u32 = 2_000;
+    let mut ns = vec![Vec::with_capacity(rounds); variants.len()];
+    for (_, f) in variants {
+        (0..BATCH).for_each(|_| f());
+    }
+    for round in 0..rounds {
+        for k in 0..variants.len() {
+            let i = (k + round) % variants.len();
+            let start = std::time::Instant::now();
+            (0..BATCH).for_each(|_| (variants[i].1)());
+            ns[i].push(start.elapsed().as_secs_f64() * 1e9 / f64::from(BATCH));
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("\npaired, {rounds} rounds of {BATCH} iterations per variant");
+    println!(
+        "{:<28} {:>8} {:>8} {:>14}",
+        "variant", "min ns", "med ns", "ratio (median)"
+    );
+    for (i, (name, _)) in variants.iter().enumerate() {
+        let ratios = (0..rounds).map(|r| ns[i][r] / ns[0][r]).collect();
+        let min = ns[i].iter().copied().fold(f64::MAX, f64::min);
+        println!(
+            "{name:<28} {min:>8.0} {:>8.0} {:>14.3}",
+            median(ns[i].clone()),
+            median(ratios)
+        );
+    }
 }
 
 criterion_group!(benches, bench);

@@ -16,9 +16,12 @@
 //!   OpenMetrics 1.0 exposition with content negotiation, process and host metrics, and a tower
 //!   layer recording RED metrics, with bounded series per family; with the feature `otel`, export
 //!   through the OpenTelemetry metrics API.
-//! - [`logging`]: a `tracing` layer writing ECS JSON lines with personal data redacted, a
-//!   non-blocking writer sink for stdout or a file, and a tower layer logging HTTP access.
-//!   Loss-free shipping to ELK and the daily review arrive with issue 7.
+//! - [`logging`]: a `tracing` layer writing ECS JSON lines with personal data redacted (and
+//!   trace ids with the feature `otel`), a non-blocking writer sink for stdout or a rotating
+//!   file, a tower layer logging HTTP access, an RFC 5424 syslog sink and a heartbeat.
+//! - [`shipping`]: a durable on-disk spool and an Elasticsearch `_bulk` shipper that stores
+//!   every record exactly once.
+//! - [`review`]: the daily log review digest and the reviewer's sign-off as an audit event.
 
 pub mod alerting;
 pub mod anomaly;

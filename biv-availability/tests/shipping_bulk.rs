@@ -188,6 +188,33 @@ async fn a_record_refused_with_400_is_dead_lettered_and_acknowledged() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
+#[tokio::test]
+async fn a_400_from_a_proxy_stops_the_shipper_and_dead_letters_nothing() {
+    let es = ElasticReceiver::start().expect("receiver");
+    let dir = fresh("proxy-400");
+    let _spool = fill(&dir, 10);
+    es.respond_next(biv_testkit::elastic::Scripted::Proxy {
+        status: 400,
+        body: "<html>400 The plain HTTP request was sent to HTTPS port</html>".to_owned(),
+    });
+    let mut s = shipper(&dir, &es, fast());
+    let err = ship(&mut s)
+        .await
+        .expect_err("a proxy's 400 is not about the records");
+    assert!(
+        matches!(err, ShipError::Rejected { status: 400 }),
+        "{err:?}"
+    );
+    assert_eq!(s.stats().dead_lettered(), 0);
+    assert!(!s.dead_letter_path().exists(), "nothing dead-lettered");
+    // Nothing was acknowledged: once the path is right, every record is delivered.
+    drop(s);
+    let mut s = shipper(&dir, &es, fast());
+    let report = ship(&mut s).await.expect("ship");
+    assert_eq!((report.delivered, report.dead_lettered), (10, 0));
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
 fn big_record(n: u64, bytes: usize) -> LogRecord {
     let mut id = [0xee; 16];
     id[8..].copy_from_slice(&n.to_be_bytes());

@@ -157,6 +157,9 @@ impl JobCheckpoint for FlakyCheckpoint {
         }
         self.inner.save(job, cursor).await
     }
+    async fn clear(&self, job: &str) -> Result<(), BackendError> {
+        self.inner.clear(job).await
+    }
 }
 
 fn plaintext(id: u64) -> Vec<u8> {
@@ -222,13 +225,14 @@ async fn the_job_moves_every_row_to_the_current_key_once() {
         assert_ne!(inspect(&notes.body(id)).unwrap().key_id, before[i]);
     }
     assert_all_current_and_intact(&enc, &notes).await;
-    // Rows added later are picked up by the next run; nothing is redone.
+    // A finished run starts the next one at the first row; rows already current are only
+    // looked at (header check), nothing is redone.
     let ct = enc.encrypt(&plaintext(11), &ctx("p-2", 11)).await.unwrap();
     notes.rows.lock().unwrap().push((11, "p-2".into(), ct));
     let again = job.run().await.unwrap();
     assert_eq!(
         (again.scanned, again.reencrypted, again.already_current),
-        (1, 0, 1)
+        (11, 0, 11)
     );
     // A fresh job (new checkpoint) finds everything already current.
     let fresh = ReencryptJob::new(
@@ -322,7 +326,36 @@ async fn the_cursor_survives_in_a_file_checkpoint() {
     let rest = job(ckpt).run().await.unwrap();
     assert_eq!((rest.scanned, rest.reencrypted, rest.done), (2, 2, true));
     assert_all_current_and_intact(&enc, &notes).await;
+    // The end cleared the checkpoint.
+    let ckpt = FileCheckpoint::open(&dir).unwrap();
+    assert_eq!(ckpt.load("notes.body").await.unwrap(), None);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn the_job_after_the_next_rotation_reencrypts_again() {
+    let enc = encryptor(Arc::new(MemoryKeyStore::new()));
+    let notes = Arc::new(Notes::default());
+    setup(&enc, &notes, 6).await;
+    let checkpoint = Arc::new(MemoryCheckpoint::new());
+    let job = ReencryptJob::new("notes.body", enc.clone(), notes.clone(), checkpoint.clone())
+        .with_batch_size(4);
+    assert_eq!(job.run().await.unwrap().reencrypted, 6);
+    // The next rotation: every subject gets a new key version.
+    for s in 0..3 {
+        enc.rotate_subject(b"t1", format!("p-{s}").as_bytes())
+            .await
+            .unwrap();
+    }
+    // The same job, the same checkpoint store: every row moves again, so the minimum can be
+    // raised after it without making a row unreadable.
+    let r = job.run().await.unwrap();
+    assert_eq!(
+        (r.scanned, r.reencrypted, r.failed, r.done),
+        (6, 6, 0, true)
+    );
+    enc.retire_superseded(b"t1").await.unwrap();
+    assert_all_current_and_intact(&enc, &notes).await;
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use biv_confidentiality::envelope::inspect;
 use biv_confidentiality::keys::{
     CacheConfig, EnvelopeEncryptor, KeyState, KeyStore, KeyringPolicy, LocalKeyring,
     MemoryKeyStore, MinVersionOutcome, NeedsReencryptError, RewrapError, RotateError, StoredKey,
-    key_retired,
+    data_key_aad, key_retired,
 };
 use biv_core::{
     Context, DecryptError, Encryptor, KeyProvider, SecretBytes, SystemClock, UnwrapError,
@@ -78,6 +78,15 @@ struct Faulty {
     fault: Fault,
     armed: AtomicBool,
     unwraps: AtomicUsize,
+    /// When set, only the key whose wrapping AAD this is gets the fault.
+    only: std::sync::Mutex<Option<Vec<u8>>>,
+}
+
+impl Faulty {
+    /// Arms the fault for the data key `key_id` of subject `p-1` only.
+    fn fail_only(&self, key_id: u64) {
+        *self.only.lock().unwrap() = Some(data_key_aad(key_id, b"t1", b"p-1"));
+    }
 }
 
 #[async_trait]
@@ -89,7 +98,13 @@ impl KeyProvider for Faulty {
         self.inner.current_version()
     }
     async fn wrap_key(&self, key: &SecretBytes, aad: &[u8]) -> Result<WrappedKey, WrapError> {
-        if !self.armed.load(Ordering::SeqCst) {
+        let targeted = self
+            .only
+            .lock()
+            .unwrap()
+            .as_deref()
+            .is_none_or(|only| only == aad);
+        if !self.armed.load(Ordering::SeqCst) || !targeted {
             return self.inner.wrap_key(key, aad).await;
         }
         match self.fault {
@@ -118,6 +133,7 @@ fn faulty(tag: &str, fault: Fault) -> Arc<Faulty> {
         fault,
         armed: AtomicBool::new(false),
         unwraps: AtomicUsize::new(0),
+        only: std::sync::Mutex::new(None),
     })
 }
 
@@ -193,13 +209,30 @@ async fn failed_verification_keeps_the_old_wrapping(fault: Fault) {
     let ct = enc.encrypt(b"allergy: penicillin", &c).await.unwrap();
     let key_id = inspect(&ct).unwrap().key_id;
     let before = store.get(key_id).await.unwrap().unwrap();
+    let other = enc.encrypt(b"other", &ctx("p-2")).await.unwrap();
+    let other_id = inspect(&other).unwrap().key_id;
 
     provider.inner.rotate().unwrap();
     provider.armed.store(true, Ordering::SeqCst);
-    match enc.rewrap_all().await {
-        Err(RewrapError::VerifyFailed { key_id: k }) => assert_eq!(k, key_id),
-        other => panic!("expected VerifyFailed, got {other:?}"),
-    }
+    // The key is reported as failed, and the rewrap goes on with the others.
+    provider.fail_only(key_id);
+    let report = enc.rewrap_all().await.unwrap();
+    assert_eq!(
+        (report.failed, report.failed_keys.clone()),
+        (1, vec![key_id])
+    );
+    assert_eq!(report.rewrapped, 1, "the other key moved on");
+    assert_eq!(
+        store
+            .get(other_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .state
+            .wrapped()
+            .map(WrappedKey::kek_version),
+        Some(2)
+    );
     // The old wrapping is untouched and still opens the data in a cold encryptor.
     assert_eq!(store.get(key_id).await.unwrap().unwrap(), before);
     let cold = encryptor(provider.clone(), store.clone());
@@ -207,9 +240,10 @@ async fn failed_verification_keeps_the_old_wrapping(fault: Fault) {
         cold.decrypt(&ct, &c).await.unwrap().expose_secret(),
         b"allergy: penicillin"
     );
-    // Once the provider behaves, the rewrap goes through.
+    // Once the provider behaves, the failed key's rewrap goes through.
     provider.armed.store(false, Ordering::SeqCst);
-    assert_eq!(enc.rewrap_all().await.unwrap().rewrapped, 1);
+    let again = enc.rewrap_all().await.unwrap();
+    assert_eq!((again.rewrapped, again.failed), (1, 0));
     let after = store.get(key_id).await.unwrap().unwrap();
     assert_eq!(after.state.wrapped().map(WrappedKey::kek_version), Some(2));
 }
@@ -336,11 +370,13 @@ async fn subject_rotation_versions_and_minimum_decryption_version() {
             b"v2 data"
         );
     }
-    // A retired key with a wrong context is still the one opaque error.
-    assert!(matches!(
-        enc.decrypt(&v1, &ctx("p-2")).await,
-        Err(DecryptError::Failed)
-    ));
+    // A retired key answers the same whatever the context, so it cannot be used to test
+    // guesses of the subject.
+    let wrong = enc.decrypt(&v1, &ctx("p-2")).await.unwrap_err();
+    assert_eq!(
+        key_retired(&wrong).map(|r| r.key_id),
+        Some(r.previous_key_id)
+    );
     // Lowering the minimum brings version 1 back.
     enc.set_min_decryption_version(b"t1", b"p-1", 1)
         .await

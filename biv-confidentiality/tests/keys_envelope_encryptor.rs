@@ -8,8 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use biv_confidentiality::envelope::inspect;
 use biv_confidentiality::keys::{
-    CacheConfig, EnvelopeEncryptor, FileKeyStore, KeyState, KeyStore, KeyringPolicy, LocalKeyring,
-    MemoryKeyStore, StoredKey, SubjectKey,
+    CacheConfig, EnvelopeEncryptor, FileKeyStore, KeyState, KeyStore, KeyStoreError, KeyringPolicy,
+    LocalKeyring, MemoryKeyStore, StoredKey, SubjectKey,
 };
 use biv_core::{
     Context, DecryptError, EncryptError, Encryptor, KeyProvider, SecretBytes, Timestamp,
@@ -346,6 +346,15 @@ async fn the_file_store_keeps_keys_and_shreds_across_restarts() {
             .unwrap()
             .all(|e| { !e.unwrap().file_name().to_string_lossy().starts_with('.') })
     );
+    // While the store is open, a second one (another process) is refused.
+    assert!(matches!(
+        FileKeyStore::open(dir.join("keys")),
+        Err(KeyStoreError::Locked(_))
+    ));
+    drop(enc);
     std::fs::write(dir.join("keys").join("0000000000000001.json"), "{}").unwrap();
-    assert!(FileKeyStore::open(dir.join("keys")).is_err());
+    assert!(matches!(
+        FileKeyStore::open(dir.join("keys")),
+        Err(KeyStoreError::Malformed(_))
+    ));
 }

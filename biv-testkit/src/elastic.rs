@@ -71,6 +71,15 @@ pub enum Scripted {
     /// Close the connection without answering (the server went away mid-request); the
     /// request's items are not applied.
     HangUp,
+    /// Answer with this status and a `text/html` body that is not Elasticsearch's (a proxy in
+    /// front of it, e.g. "400 The plain HTTP request was sent to HTTPS port"); the request's
+    /// items are not applied.
+    Proxy {
+        /// The HTTP status.
+        status: u16,
+        /// The body.
+        body: String,
+    },
 }
 
 impl Scripted {
@@ -527,6 +536,17 @@ async fn handle(
     state.stats.largest_body = state.stats.largest_body.max(body.len());
     match script {
         Some(Scripted::HangUp) => return Err(HangUp),
+        Some(Scripted::Proxy { status, body }) => {
+            *state.stats.responses.entry(status).or_default() += 1;
+            let mut response = Response::new(Full::new(Bytes::from(body)));
+            *response.status_mut() =
+                StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            response.headers_mut().insert(
+                hyper::header::CONTENT_TYPE,
+                hyper::header::HeaderValue::from_static("text/html"),
+            );
+            return Ok(response);
+        }
         Some(Scripted::Status {
             status,
             retry_after,

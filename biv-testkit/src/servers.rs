@@ -1,9 +1,9 @@
 //! Where the loopback test servers are, for server-backed tests.
 //!
-//! `cargo xtask test` (the README's test command) starts PostgreSQL, rsyslog, Alertmanager
-//! with a webhook receiver, Prometheus and a SoftHSM2 token on 127.0.0.1, checks PHP, and
-//! passes their addresses to the tests in `BIV_TEST_*` environment variables. The functions
-//! here read those variables.
+//! `cargo xtask test` (the README's test command) starts PostgreSQL, rsyslog (plain TCP and
+//! TLS inputs), Alertmanager with a webhook receiver, Prometheus and a SoftHSM2 token on
+//! 127.0.0.1, checks PHP, and passes their addresses to the tests in `BIV_TEST_*` environment
+//! variables. The functions here read those variables.
 //!
 //! A test that needs a server is marked ignored, so that a plain `cargo test` reports it as
 //! ignored instead of passing it silently, and `cargo xtask test` runs it with
@@ -77,6 +77,42 @@ pub fn rsyslog() -> Rsyslog {
         addr: addr.parse().unwrap_or_else(|err| {
             panic!("BIV_TEST_RSYSLOG_ADDR={addr:?} is not an address: {err}")
         }),
+        output: PathBuf::from(required("BIV_TEST_RSYSLOG_OUTPUT", server)),
+    }
+}
+
+/// The rsyslog receiver's TLS input (RFC 5425), writing to the same output file.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct RsyslogTls {
+    /// TLS address (`BIV_TEST_RSYSLOG_TLS_ADDR`); octet-counted RFC 5424 messages over TLS
+    /// 1.2 or 1.3; no client certificate is asked for.
+    pub addr: SocketAddr,
+    /// The PEM file of the throwaway CA that issued the input's certificate
+    /// (`BIV_TEST_RSYSLOG_TLS_CA`), made fresh by each `cargo xtask test`.
+    pub ca_file: PathBuf,
+    /// The name the input's certificate carries, [`RSYSLOG_TLS_SERVER_NAME`] (its IP SAN
+    /// also holds 127.0.0.1).
+    pub server_name: String,
+    /// The file every received message is appended to (`BIV_TEST_RSYSLOG_OUTPUT`, shared
+    /// with the plain TCP input): look for a unique marker.
+    pub output: PathBuf,
+}
+
+/// The DNS name in the certificate of the rsyslog TLS input.
+pub const RSYSLOG_TLS_SERVER_NAME: &str = "localhost";
+
+/// The rsyslog TLS receiver (`BIV_TEST_RSYSLOG_TLS_ADDR`, `BIV_TEST_RSYSLOG_TLS_CA`,
+/// `BIV_TEST_RSYSLOG_OUTPUT`).
+pub fn rsyslog_tls() -> RsyslogTls {
+    let server = "rsyslog TLS receiver";
+    let addr = required("BIV_TEST_RSYSLOG_TLS_ADDR", server);
+    RsyslogTls {
+        addr: addr.parse().unwrap_or_else(|err| {
+            panic!("BIV_TEST_RSYSLOG_TLS_ADDR={addr:?} is not an address: {err}")
+        }),
+        ca_file: PathBuf::from(required("BIV_TEST_RSYSLOG_TLS_CA", server)),
+        server_name: RSYSLOG_TLS_SERVER_NAME.to_owned(),
         output: PathBuf::from(required("BIV_TEST_RSYSLOG_OUTPUT", server)),
     }
 }

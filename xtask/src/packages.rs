@@ -8,7 +8,7 @@ use std::process::Command;
 
 use crate::error::{Result, bail};
 use crate::process::{describe, find_program, is_root, run};
-use crate::servers::softhsm;
+use crate::servers::{rsyslog, softhsm};
 
 /// How to tell that a package is installed.
 #[derive(Debug, Clone, Copy)]
@@ -19,6 +19,8 @@ enum Probe {
     File(&'static str),
     /// The SoftHSM2 PKCS#11 module, wherever the distribution puts it.
     SoftHsmModule,
+    /// An rsyslog loadable module, in rsyslog's module directory.
+    RsyslogModule(&'static str),
 }
 
 impl Probe {
@@ -27,6 +29,7 @@ impl Probe {
             Self::Program(name) => find_program(name).is_some(),
             Self::File(path) => Path::new(path).is_file(),
             Self::SoftHsmModule => softhsm::find_module().is_some(),
+            Self::RsyslogModule(name) => rsyslog::find_module(name).is_some(),
         }
     }
 }
@@ -39,6 +42,10 @@ const REQUIRED: &[(&str, Probe)] = &[
     ),
     ("postgresql-client-15", Probe::Program("psql")),
     ("rsyslog", Probe::Program("rsyslogd")),
+    // The GnuTLS stream driver behind the rsyslog TLS input (RFC 5425).
+    ("rsyslog-gnutls", Probe::RsyslogModule("lmnsd_gtls.so")),
+    // Makes the throwaway CA and certificates of the rsyslog TLS input.
+    ("openssl", Probe::Program("openssl")),
     (
         "prometheus-alertmanager",
         Probe::Program("prometheus-alertmanager"),

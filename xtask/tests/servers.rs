@@ -152,6 +152,56 @@ fn harness_rsyslog_writes_an_octet_counted_rfc5424_message() {
 }
 
 #[test]
+#[ignore = "server: rsyslog; run `cargo xtask test`"]
+fn harness_rsyslog_tls_input_verifies_and_receives_a_message() {
+    let syslog = servers::rsyslog_tls();
+    let marker = unique("syslog-tls");
+    let message = format!(
+        "<134>1 2026-11-26T12:00:00.000Z biv-host biv-smoke 4242 SMOKETLS - harness tls {marker}"
+    );
+    // `openssl s_client` as the TLS client: it verifies the certificate against the CA the
+    // harness exported, for the name the harness documents, and fails the handshake otherwise.
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-quiet", "-no_ign_eof", "-verify_return_error"])
+        .arg("-connect")
+        .arg(syslog.addr.to_string())
+        .arg("-CAfile")
+        .arg(&syslog.ca_file)
+        .args(["-verify_hostname", &syslog.server_name])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the openssl CLI");
+    write!(
+        child.stdin.take().expect("piped stdin"),
+        "{} {message}",
+        message.len()
+    )
+    .expect("writing to openssl s_client");
+    let out = child.wait_with_output().expect("openssl s_client");
+    assert!(
+        out.status.success(),
+        "openssl s_client: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let line = poll(
+        "the TLS message in the rsyslog output",
+        Duration::from_secs(10),
+        || {
+            std::fs::read_to_string(&syslog.output)
+                .ok()?
+                .lines()
+                .find(|line| line.contains(&format!("harness tls {marker}")))
+                .map(str::to_owned)
+        },
+    );
+    assert!(line.starts_with("<134>1 "), "{line}");
+    assert!(line.contains(" biv-smoke 4242 SMOKETLS "), "{line}");
+}
+
+#[test]
 #[ignore = "server: alertmanager; run `cargo xtask test`"]
 fn harness_alertmanager_notifies_the_webhook() {
     let alertmanager = servers::alertmanager();

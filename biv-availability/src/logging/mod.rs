@@ -24,6 +24,7 @@ mod ecs;
 mod heartbeat;
 mod rotating_file;
 mod syslog;
+mod syslog_tls;
 #[cfg_attr(not(feature = "otel"), allow(dead_code))]
 mod trace_ids;
 mod writer_sink;
@@ -40,4 +41,5 @@ pub use rotating_file::{
 pub use syslog::{
     SYSLOG_SD_ID, SyslogConfig, SyslogConfigError, SyslogSink, SyslogStartError, encode_syslog,
 };
+pub use syslog_tls::{PemSource, SyslogTls, SyslogTlsError};
 pub use writer_sink::WriterSink;

@@ -1,16 +1,15 @@
 //! [`SyslogSink`]: a [`LogSink`] sending each record as an RFC 5424 message, octet-counted
-//! (RFC 6587 §3.4.1), over TCP to a local rsyslog. The format is in `docs/formats/syslog.md`.
-//!
-//! TLS (RFC 5425) is not implemented: the workspace holds no TLS crate. Send to a rsyslog on
-//! the loopback interface and let it forward over TLS.
+//! (RFC 6587 §3.4.1), over TCP, or over TLS (RFC 5425, same framing) with
+//! [`SyslogConfig::with_tls`]. The format is in `docs/formats/syslog.md`.
 
-use std::io::Write;
+use std::io::{self, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use super::syslog_tls::{SyslogTls, TlsStream};
 use crate::metrics::{Collector, MetricFamily, MetricKind, Sample, SampleValue};
 use biv_core::{BackendError, Level, LogFlushError, LogRecord, LogSink, LogSubmitError};
 
@@ -40,8 +39,8 @@ pub enum SyslogStartError {
     Thread(#[source] std::io::Error),
 }
 
-/// Where and how a [`SyslogSink`] sends: the receiver's address, the RFC 5424 header fields,
-/// the queue size and the reconnect backoff.
+/// Where and how a [`SyslogSink`] sends: the receiver's address, plain TCP or TLS, the RFC 5424
+/// header fields, the queue size and the reconnect backoff.
 ///
 /// Header fields are made legal when set: characters outside printable US-ASCII (33–126)
 /// become `_`, the value is cut to its RFC 5424 length (HOSTNAME 255, APP-NAME 48, PROCID 128,
@@ -71,6 +70,7 @@ pub struct SyslogConfig {
     write_timeout: Duration,
     backoff_min: Duration,
     backoff_max: Duration,
+    tls: Option<SyslogTls>,
 }
 
 /// Printable US-ASCII only, at most `max` characters, `-` when empty.
@@ -110,7 +110,38 @@ impl SyslogConfig {
             write_timeout: Duration::from_secs(5),
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(5),
+            tls: None,
         }
+    }
+
+    /// Sends over TLS (RFC 5425) instead of plain TCP: the receiver's certificate is verified
+    /// against the CA and server name in `tls`, and nothing is sent until the handshake has
+    /// succeeded. A failed handshake is a connection failure: the records stay queued, the
+    /// sink retries with backoff and counts it ([`SyslogSink::tls_failures`]); it never falls
+    /// back to plain TCP. The usual port is 6514.
+    ///
+    /// ```no_run
+    /// use biv_availability::logging::{SyslogConfig, SyslogTls};
+    ///
+    /// let tls = SyslogTls::from_ca_pem_file("/etc/biv/syslog-ca.pem", "syslog.zorg.example.nl")?;
+    /// let config = SyslogConfig::new("10.0.0.5:6514".parse()?, "ehr-api").with_tls(tls);
+    /// assert_eq!(config.tls().map(|t| t.server_name()).as_deref(), Some("syslog.zorg.example.nl"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn with_tls(mut self, tls: SyslogTls) -> Self {
+        self.tls = Some(tls);
+        self
+    }
+
+    /// The TLS settings, when the sink sends over TLS.
+    ///
+    /// ```
+    /// let c = biv_availability::logging::SyslogConfig::new("127.0.0.1:514".parse()?, "a");
+    /// assert!(c.tls().is_none());
+    /// # Ok::<(), std::net::AddrParseError>(())
+    /// ```
+    pub fn tls(&self) -> Option<&SyslogTls> {
+        self.tls.as_ref()
     }
 
     /// The facility (0–23; 16 = local0, 10 = authpriv).
@@ -359,6 +390,8 @@ struct Shared {
     full: AtomicU64,
     /// Successful (re)connections.
     connects: AtomicU64,
+    /// TLS handshakes that failed (verification included).
+    tls_failures: AtomicU64,
     /// Set by `Drop`: stop retrying.
     closing: AtomicBool,
 }
@@ -375,15 +408,17 @@ impl Shared {
     }
 }
 
-/// A [`LogSink`] that sends RFC 5424 messages with octet-counting framing over TCP (to the
-/// local rsyslog, which queues them to disk and forwards them).
+/// A [`LogSink`] that sends RFC 5424 messages with octet-counting framing over TCP, or over
+/// TLS (RFC 5425) when the configuration has [`SyslogConfig::with_tls`], to rsyslog.
 ///
 /// `submit` never blocks: it puts the record in a bounded queue (a full queue refuses it,
 /// counted by [`SyslogSink::full_drops`]). A thread connects, sends, and on a connection or
 /// write failure keeps the unsent records, reconnects with exponential backoff and sends them
 /// again, starting with the message that was cut off. Records still unsent when the sink is
-/// dropped are counted by [`SyslogSink::lost_records`]. Both counters are exported as metrics
-/// (the [`Collector`] implementation).
+/// dropped are counted by [`SyslogSink::lost_records`]. Over TLS, a failed handshake (an
+/// untrusted certificate, a wrong name) is handled like a failed connection and counted by
+/// [`SyslogSink::tls_failures`]; nothing is ever sent in clear instead. The counters are
+/// exported as metrics (the [`Collector`] implementation).
 ///
 /// TCP cannot confirm delivery: bytes the kernel accepted just before the receiver went away
 /// are lost without an error (RFC 6587 §4). The heartbeat ([`Heartbeat`](super::Heartbeat))
@@ -412,7 +447,31 @@ impl std::fmt::Debug for SyslogSink {
         f.debug_struct("SyslogSink")
             .field("full_drops", &self.full_drops())
             .field("lost_records", &self.lost_records())
+            .field("tls_failures", &self.tls_failures())
             .finish_non_exhaustive()
+    }
+}
+
+/// A connection to the receiver.
+enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+impl Conn {
+    /// Writes one framed message completely (handed to the kernel) or fails.
+    fn write_message(&mut self, message: &[u8]) -> io::Result<()> {
+        match self {
+            Conn::Plain(stream) => stream.write_all(message),
+            Conn::Tls(stream) => stream.write_message(message),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Plain(stream) => stream.flush(),
+            Conn::Tls(_) => Ok(()), // `write_message` leaves nothing buffered
+        }
     }
 }
 
@@ -420,7 +479,7 @@ impl std::fmt::Debug for SyslogSink {
 struct Sender {
     config: SyslogConfig,
     shared: Arc<Shared>,
-    stream: Option<TcpStream>,
+    stream: Option<Conn>,
     backoff: Duration,
 }
 
@@ -440,23 +499,41 @@ impl Sender {
         }
     }
 
+    /// One connection attempt: TCP, then the TLS handshake when configured.
+    fn connect(&self) -> Result<Conn, String> {
+        let addr = self.config.addr;
+        let stream = TcpStream::connect_timeout(&addr, self.config.connect_timeout)
+            .map_err(|e| format!("cannot connect to syslog receiver {addr}: {e}"))?;
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(self.config.write_timeout));
+        let Some(tls) = &self.config.tls else {
+            return Ok(Conn::Plain(stream));
+        };
+        // The handshake is bounded like the connection.
+        match tls.connect(stream, self.config.connect_timeout) {
+            Ok(stream) => Ok(Conn::Tls(Box::new(stream))),
+            Err(e) => {
+                self.shared.tls_failures.fetch_add(1, Ordering::Relaxed);
+                Err(format!(
+                    "TLS handshake with syslog receiver {addr} (expected name {}) failed: {e}",
+                    tls.server_name()
+                ))
+            }
+        }
+    }
+
     /// Connects if needed, backing off between failures; false when the sink is closing.
     fn connected(&mut self) -> bool {
         // Even when closing, one attempt is made, so records queued at drop still go out.
         while self.stream.is_none() {
-            match TcpStream::connect_timeout(&self.config.addr, self.config.connect_timeout) {
+            match self.connect() {
                 Ok(stream) => {
-                    let _ = stream.set_nodelay(true);
-                    let _ = stream.set_write_timeout(Some(self.config.write_timeout));
                     self.shared.connects.fetch_add(1, Ordering::Relaxed);
                     self.backoff = self.config.backoff_min;
                     self.stream = Some(stream);
                 }
-                Err(e) => {
-                    self.shared.set_failed(Some(format!(
-                        "cannot connect to syslog receiver {}: {e}",
-                        self.config.addr
-                    )));
+                Err(why) => {
+                    self.shared.set_failed(Some(why));
                     if !self.pause(self.backoff) {
                         return false;
                     }
@@ -480,7 +557,7 @@ impl Sender {
             };
             let mut result = Ok(());
             for message in &messages[next..] {
-                result = stream.write_all(message);
+                result = stream.write_message(message);
                 if result.is_err() {
                     break;
                 }
@@ -609,10 +686,24 @@ impl SyslogSink {
     pub fn connections(&self) -> u64 {
         self.shared.connects.load(Ordering::Relaxed)
     }
+
+    /// How many TLS handshakes failed (an untrusted or expired certificate, a wrong server
+    /// name, a receiver that does not speak TLS). Always 0 for plain TCP.
+    ///
+    /// ```
+    /// use biv_availability::logging::{SyslogConfig, SyslogSink};
+    /// let sink = SyslogSink::new(SyslogConfig::new("127.0.0.1:9".parse()?, "a"))?;
+    /// assert_eq!(sink.tls_failures(), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn tls_failures(&self) -> u64 {
+        self.shared.tls_failures.load(Ordering::Relaxed)
+    }
 }
 
-/// Exposes the drops as `biv_syslog_records_dropped_total{reason="full"|"lost"}` and the
-/// connections as `biv_syslog_connections_total`.
+/// Exposes the drops as `biv_syslog_records_dropped_total{reason="full"|"lost"}`, the
+/// connections as `biv_syslog_connections_total` and the failed TLS handshakes as
+/// `biv_syslog_tls_handshake_failures_total`.
 impl Collector for SyslogSink {
     fn collect(&self, out: &mut Vec<MetricFamily>) {
         let reason = |r: &str| vec![("reason".to_owned(), r.to_owned())];
@@ -640,6 +731,17 @@ impl Collector for SyslogSink {
             .with_sample(Sample::new(
                 Vec::new(),
                 SampleValue::Counter(self.connections()),
+            )),
+        );
+        out.push(
+            MetricFamily::new(
+                "biv_syslog_tls_handshake_failures",
+                "TLS handshakes with the syslog receiver that failed (certificate or name not verified, or no TLS).",
+                MetricKind::Counter,
+            )
+            .with_sample(Sample::new(
+                Vec::new(),
+                SampleValue::Counter(self.tls_failures()),
             )),
         );
     }

@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use biv_core::AuditEvent;
+use biv_core::{AuditEvent, Redactor};
 use sha2::{Digest as _, Sha256};
 
 use super::access::AccessTally;
@@ -48,6 +49,7 @@ pub struct DigestInput {
     audit_paths: Vec<PathBuf>,
     counters_before: Option<PathBuf>,
     counters_after: Option<PathBuf>,
+    redactor: Option<Arc<dyn Redactor>>,
 }
 
 impl DigestInput {
@@ -75,6 +77,13 @@ impl DigestInput {
     #[must_use]
     pub fn with_audit_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.audit_paths.push(path.into());
+        self
+    }
+
+    /// Redacts the error examples with `redactor` ([`DigestBuilder::with_redactor`]).
+    #[must_use]
+    pub fn with_redactor(mut self, redactor: Arc<dyn Redactor>) -> Self {
+        self.redactor = Some(redactor);
         self
     }
 
@@ -119,6 +128,9 @@ impl Digest {
         events: impl IntoIterator<Item = &'a AuditEvent>,
     ) -> Result<Digest, DigestError> {
         let mut builder = DigestBuilder::new(window, config.clone());
+        if let Some(redactor) = &input.redactor {
+            builder = builder.with_redactor(redactor.clone());
+        }
         builder.add_audit_events(events);
         for path in expand(&input.log_paths)? {
             builder.read_log_path(&path)?;
@@ -216,6 +228,7 @@ pub struct DigestBuilder {
     logs: LogTally,
     access: AccessTally,
     counters: Option<(Option<CounterSnapshot>, CounterSnapshot)>,
+    redactor: Option<Arc<dyn Redactor>>,
 }
 
 impl DigestBuilder {
@@ -227,7 +240,17 @@ impl DigestBuilder {
             logs: LogTally::default(),
             access: AccessTally::default(),
             counters: None,
+            redactor: None,
         }
+    }
+
+    /// Passes the example message of every error fingerprint through `redactor`: logs from
+    /// services that do not redact, or from before they did, must not carry personal data into
+    /// a document that is circulated.
+    #[must_use]
+    pub fn with_redactor(mut self, redactor: Arc<dyn Redactor>) -> Self {
+        self.redactor = Some(redactor);
+        self
     }
 
     /// Reads ECS NDJSON log lines from `reader`, listed in the digest under `name`.
@@ -323,7 +346,14 @@ impl DigestBuilder {
 
     /// The digest.
     pub fn finish(self) -> Digest {
-        let (logs, errors, heartbeats) = self.logs.finish(&self.window, &self.config);
+        let (logs, mut errors, heartbeats) = self.logs.finish(&self.window, &self.config);
+        if let Some(redactor) = &self.redactor {
+            for fingerprint in &mut errors.fingerprints {
+                if let std::borrow::Cow::Owned(clean) = redactor.redact(&fingerprint.example) {
+                    fingerprint.example = clean;
+                }
+            }
+        }
         Digest {
             format: DIGEST_FORMAT.to_owned(),
             window: self.window,

@@ -496,6 +496,12 @@ impl BulkShipper {
                         None => (RetryReason::Transport, None),
                     },
                     413 => return Ok(Group::Split(pending)),
+                    // A 400 without Elasticsearch's error document (a proxy answering "plain
+                    // HTTP sent to an HTTPS port", a wrong path) says nothing about the
+                    // records: stop instead of dead-lettering the whole spool.
+                    400 if whole_request_error(&answer.body).is_none() => {
+                        return Err(ShipError::Rejected { status: 400 });
+                    }
                     400 if pending.len() > 1 => return Ok(Group::Split(pending)),
                     400 => {
                         let error = whole_request_error(&answer.body);

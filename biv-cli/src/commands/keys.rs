@@ -248,6 +248,19 @@ fn rewrap(args: &RewrapArgs) -> Result<Value, Failure> {
         RewrapError::VerifyFailed { .. } => Failure(Exit::CheckFailed, e.to_string()),
         other => usage(other.to_string()),
     })?;
+    if r.failed > 0 {
+        let first: Vec<String> = r.failed_keys.iter().map(|id| hex_id(*id)).collect();
+        return Err(Failure(
+            Exit::CheckFailed,
+            format!(
+                "{} keys could not be rewrapped (first: {}); their old wrapping is untouched, no \
+                 version was retired; {} others were rewrapped",
+                r.failed,
+                first.join(", "),
+                r.rewrapped
+            ),
+        ));
+    }
     let mut retired = Vec::new();
     if args.retire_unused {
         let status = rt

@@ -89,11 +89,11 @@ impl Entry {
 }
 
 /// A fast keyed hash for the cache's small keys (u64 key ids and owner hashes), in place of
-/// SipHash: the multiply–rotate step of rustc's FxHash, started from a random per-cache seed
-/// and finished with a rotation so the well-mixed high bits reach the bucket index. Not a
-/// cryptographic hash; an attacker who could force collisions without knowing the seed would
-/// only slow lookups of a cache that holds at most `max_entries` keys, and a collision of
-/// owner hashes is a cache miss, never a wrong key (every hit compares tenant and subject).
+/// SipHash: FxHash's multiply step followed by a rotation (so the well-mixed high bits of the
+/// product reach the low bits the table indexes with), started from a random per-cache seed.
+/// Not a cryptographic hash; an attacker who could force collisions without knowing the seed
+/// would only slow lookups of a cache that holds at most `max_entries` keys, and a collision
+/// of owner hashes is a cache miss, never a wrong key (every hit compares tenant and subject).
 #[derive(Clone, Copy)]
 struct SeededHasher {
     hash: u64,

@@ -313,7 +313,10 @@ impl EnvelopeEncryptor {
             .ok_or(DecryptError::Failed)?;
         let wrapped = match &stored.state {
             KeyState::Active(w) => w,
-            KeyState::Retired(_) if stored.tenant == tenant && stored.subject == subject => {
+            // Whatever the context: answering differently for the right owner would let a
+            // caller test guesses of the subject against a retired key (the key id is in the
+            // header, so this tells nothing about the context).
+            KeyState::Retired(_) => {
                 return Err(DecryptError::KeyUnavailable(BackendError::new(
                     KeyRetired {
                         key_id,
@@ -321,7 +324,6 @@ impl EnvelopeEncryptor {
                     },
                 )));
             }
-            KeyState::Retired(_) => return Err(DecryptError::Failed),
             _ => return Err(DecryptError::KeyDestroyed),
         };
         if stored.tenant != tenant || stored.subject != subject {
@@ -341,19 +343,18 @@ impl EnvelopeEncryptor {
     }
 }
 
-/// The context's `tenant` and `subject`, in one pass over its (name-sorted) fields instead of
-/// two map lookups.
+/// The context's `tenant` and `subject`, in one pass over its fields instead of two map
+/// lookups.
 fn tenant_and_subject(context: &Context) -> (Option<&[u8]>, Option<&[u8]>) {
     let (mut tenant, mut subject) = (None, None);
     for (name, value) in context.iter() {
         match name {
             "subject" => subject = Some(value),
-            // Names are sorted and "subject" < "tenant": nothing more to find.
-            "tenant" => {
-                tenant = Some(value);
-                break;
-            }
-            _ => {}
+            "tenant" => tenant = Some(value),
+            _ => continue,
+        }
+        if tenant.is_some() && subject.is_some() {
+            break;
         }
     }
     (tenant, subject)

@@ -120,6 +120,9 @@ impl Record {
 /// # let _ = std::fs::remove_dir_all(&dir);
 /// let store = FileKeyStore::open(&dir)?;
 /// store.destroy_subject(b"t1", b"p-1").await?;
+/// // One process (one open store) owns the directory at a time.
+/// assert!(FileKeyStore::open(&dir).is_err());
+/// drop(store);
 /// let reopened = FileKeyStore::open(&dir)?;
 /// assert_eq!(reopened.current_for(b"t1", b"p-1").await?, SubjectKey::Destroyed);
 /// # std::fs::remove_dir_all(&dir)?;
@@ -131,17 +134,34 @@ impl Record {
 pub struct FileKeyStore {
     dir: PathBuf,
     index: Mutex<Index>,
+    /// The exclusive lock on `<dir>/store.lock`, held while the store is open: the index is read
+    /// once, so a second process writing the same directory could undo a shred or a rotation.
+    _lock: std::fs::File,
 }
 
 impl FileKeyStore {
-    /// Opens (creating if needed) the directory and loads every record.
+    /// Opens (creating if needed) the directory, takes its exclusive lock (`<dir>/store.lock`, held
+    /// until the store is dropped) and loads every record.
     ///
     /// # Errors
-    /// [`KeyStoreError::Io`] when the directory cannot be read, [`KeyStoreError::Malformed`]
-    /// naming a file that is not a valid record.
+    /// [`KeyStoreError::Locked`] when another process (or another open store) holds the
+    /// directory, [`KeyStoreError::Io`] when the directory cannot be read,
+    /// [`KeyStoreError::Malformed`] naming a file that is not a valid record.
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, KeyStoreError> {
         let dir = dir.as_ref().to_path_buf();
         std::fs::create_dir_all(&dir)?;
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("store.lock"))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(KeyStoreError::Locked(dir.display().to_string()));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
         let mut index = Index::default();
         for entry in std::fs::read_dir(&dir)? {
             let path = entry?.path();
@@ -162,6 +182,7 @@ impl FileKeyStore {
         Ok(FileKeyStore {
             dir,
             index: Mutex::new(index),
+            _lock: lock,
         })
     }
 

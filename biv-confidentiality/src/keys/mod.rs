@@ -38,8 +38,8 @@ pub use reencrypt::{
     ReencryptRow, ReencryptSource,
 };
 pub use rotation::{
-    KeyRetired, KeyStatus, NeedsReencryptError, RewrapError, RewrapReport, RotateError,
-    SubjectRotation, key_retired,
+    KeyRetired, KeyStatus, MAX_FAILED_KEYS, NeedsReencryptError, RewrapError, RewrapReport,
+    RotateError, SubjectRotation, key_retired,
 };
 pub use shred::{BlindIndexErasure, CompleteShredError, ShredReport, ShredRequest, Shredder};
 pub use store::{

@@ -618,4 +618,14 @@ impl JobCheckpoint for PgKeyStore {
         .await
         .map_err(BackendError::new)
     }
+    async fn clear(&self, job: &str) -> Result<(), BackendError> {
+        self.with_client(async |c| {
+            c.execute("DELETE FROM biv_key_jobs WHERE job = $1", &[&job])
+                .await
+                .map_err(backend)?;
+            Ok(())
+        })
+        .await
+        .map_err(BackendError::new)
+    }
 }

@@ -89,6 +89,14 @@ pub trait JobCheckpoint: Send + Sync + fmt::Debug {
     /// # Errors
     /// A [`BackendError`] when the checkpoint cannot be written.
     async fn save(&self, job: &str, cursor: &[u8]) -> Result<(), BackendError>;
+
+    /// Forgets `job`'s cursor, durably: its next run starts at the first row. A job clears its
+    /// checkpoint when it reaches the end, so the run after the next rotation scans the table
+    /// again instead of finding nothing after the old cursor.
+    ///
+    /// # Errors
+    /// A [`BackendError`] when the checkpoint cannot be removed.
+    async fn clear(&self, job: &str) -> Result<(), BackendError>;
 }
 
 /// Checkpoints in memory (tests, and jobs that need not survive the process).
@@ -118,6 +126,11 @@ impl JobCheckpoint for MemoryCheckpoint {
 
     async fn save(&self, job: &str, cursor: &[u8]) -> Result<(), BackendError> {
         self.cursors().insert(job.to_owned(), cursor.to_vec());
+        Ok(())
+    }
+
+    async fn clear(&self, job: &str) -> Result<(), BackendError> {
+        self.cursors().remove(job);
         Ok(())
     }
 }
@@ -159,6 +172,19 @@ impl JobCheckpoint for FileCheckpoint {
 
     async fn save(&self, job: &str, cursor: &[u8]) -> Result<(), BackendError> {
         write_atomic(&self.path(job), cursor).map_err(BackendError::new)
+    }
+
+    async fn clear(&self, job: &str) -> Result<(), BackendError> {
+        match std::fs::remove_file(self.path(job)) {
+            Ok(()) => {
+                // The removal is durable once the directory is.
+                std::fs::File::open(&self.dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(BackendError::new)
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(BackendError::new(e)),
+        }
     }
 }
 
@@ -365,7 +391,13 @@ impl ReencryptJob {
             report.scanned += 1;
             self.one(row, &mut report).await?;
         }
-        if let Some(last) = rows.last() {
+        if report.done {
+            // The end: the next run (after the next rotation) starts at the first row again.
+            self.checkpoint
+                .clear(&self.name)
+                .await
+                .map_err(ReencryptError::Checkpoint)?;
+        } else if let Some(last) = rows.last() {
             self.checkpoint
                 .save(&self.name, &last.cursor)
                 .await

@@ -145,10 +145,20 @@ pub struct RewrapReport {
     pub foreign: u64,
     /// Keys whose wrapping changed concurrently (another rewrap won the compare-and-swap).
     pub conflicts: u64,
+    /// Keys that could not be rewrapped (the provider failed to unwrap or wrap them, or the new
+    /// wrapping did not verify): their old wrapping is untouched, and the rewrap went on with
+    /// the other keys. Do not destroy an old KEK version while this is not zero;
+    /// [`key_status`](EnvelopeEncryptor::key_status) still counts these keys under it.
+    pub failed: u64,
+    /// The ids of the first failed keys (at most [`MAX_FAILED_KEYS`]).
+    pub failed_keys: Vec<u64>,
     /// The last key id looked at: pass it as `after` to continue. `None` when the scan reached
     /// the end of the store.
     pub next: Option<u64>,
 }
+
+/// The most failed key ids a [`RewrapReport`] lists.
+pub const MAX_FAILED_KEYS: usize = 64;
 
 impl RewrapReport {
     fn add(&mut self, other: &RewrapReport) {
@@ -158,7 +168,20 @@ impl RewrapReport {
         self.destroyed += other.destroyed;
         self.foreign += other.foreign;
         self.conflicts += other.conflicts;
+        self.failed += other.failed;
+        for id in &other.failed_keys {
+            if self.failed_keys.len() < MAX_FAILED_KEYS {
+                self.failed_keys.push(*id);
+            }
+        }
         self.next = other.next;
+    }
+
+    fn fail(&mut self, key_id: u64) {
+        self.failed += 1;
+        if self.failed_keys.len() < MAX_FAILED_KEYS {
+            self.failed_keys.push(key_id);
+        }
     }
 }
 
@@ -398,19 +421,27 @@ impl EnvelopeEncryptor {
                 report.foreign += 1;
                 continue;
             }
-            let (kek_id, current) =
-                self.wrapper
-                    .current_wrapping(&key.tenant)
-                    .await
-                    .map_err(|source| RewrapError::Wrap {
-                        key_id: key.key_id,
-                        source,
-                    })?;
+            let Ok((kek_id, current)) = self.wrapper.current_wrapping(&key.tenant).await else {
+                report.fail(key.key_id);
+                continue;
+            };
             if old.kek_id() == kek_id && old.kek_version() == current {
                 report.already_current += 1;
                 continue;
             }
-            let new = self.rewrap_verified(&key, old).await?;
+            // One key the provider cannot handle must not block every other key's rewrap.
+            let new = match self.rewrap_verified(&key, old).await {
+                Ok(new) => new,
+                Err(
+                    RewrapError::Unwrap { .. }
+                    | RewrapError::Wrap { .. }
+                    | RewrapError::VerifyFailed { .. },
+                ) => {
+                    report.fail(key.key_id);
+                    continue;
+                }
+                Err(other) => return Err(other),
+            };
             match self.store.replace_wrapping(key.key_id, old, &new).await? {
                 ReplaceOutcome::Replaced => report.rewrapped += 1,
                 ReplaceOutcome::Destroyed => report.destroyed += 1,

@@ -164,6 +164,10 @@ pub enum KeyStoreError {
     /// trait); rotation needs it.
     #[error("the key store does not support `{0}`")]
     Unsupported(&'static str),
+    /// Another process holds the file store's directory (named): one process owns it at a
+    /// time, or one could undo the other's shred or rotation.
+    #[error("the key store {0} is in use by another process")]
+    Locked(String),
 }
 
 /// Storage for wrapped data keys, one or more versions per (tenant, subject).

@@ -8,6 +8,19 @@
 //! candidate; the most confident wins, the scan jumps past it, and a run of digits that gave
 //! nothing is skipped whole. No regular expression engine and no backtracking is involved, so
 //! the time is linear in the input whatever it holds.
+//!
+//! Shortcuts, each only skipping work whose answer is already known (a test compares the scan
+//! with `PiiScanner::scan_reference`, which takes none of them):
+//! * `-` anchors only `-----BEGIN `, found with one substring search, so other hyphens are
+//!   skipped like letters;
+//! * a `:` or `=` whose key cannot end a secret key name (`level`, `status`) is passed over
+//!   (`quick_check`, [`secret::key_end`]);
+//! * a digit run is looked at before its token is parsed (`worth_a_token`): a BSN in groups
+//!   must add up to 9 digits in groups of 2–4, a date needs its shape and a date-of-birth
+//!   phrase before it ([`DobHints`]), a postcode two letters of one case;
+//! * the digit runs after a run that gave nothing, joined to it by `.`, `-`, `/`, `:` or a
+//!   letter (`2024-03-12T14:02:11.482Z`, `10.0.12.7`), cannot start anything and are skipped
+//!   with it (`dead_runs_end`).
 
 use biv_core::{Finding, PiiKind};
 

@@ -52,7 +52,7 @@ pub(crate) struct Servers {
 impl Servers {
     /// Starts every server under `root`, each in its own subdirectory.
     pub(crate) fn start(root: &Path) -> Result<Self> {
-        let [pg_port, syslog_port, am_port, prom_port] = free_ports()?;
+        let [pg_port, syslog_port, syslog_tls_port, am_port, prom_port] = free_ports()?;
 
         let php = timed("php", php::Php::locate)?;
         let softhsm = timed("softhsm2", || {
@@ -62,7 +62,7 @@ impl Servers {
             postgres::Postgres::start(&subdir(root, "pg")?, pg_port)
         })?;
         let rsyslog = timed("rsyslog", || {
-            rsyslog::Rsyslog::start(&subdir(root, "rsyslog")?, syslog_port)
+            rsyslog::Rsyslog::start(&subdir(root, "rsyslog")?, syslog_port, syslog_tls_port)
         })?;
         let webhook = timed("webhook", || {
             webhook::Webhook::start(&subdir(root, "webhook")?)

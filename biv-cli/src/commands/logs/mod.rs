@@ -15,8 +15,8 @@
 //!   prints the daily review digest of the 24 hours before `--end` (docs/log-review.md), and
 //!   its SHA-256 on standard error.
 //! - `biv logs sign-off --digest F --sha256 HEX --reviewer USER [--role R] [--remarks TEXT]
-//!   [--at TIME] --audit-dir DIR` records the reviewer's sign-off of that digest as an audit
-//!   event (`log-review.sign-off`; the remarks only as a hash) and prints the receipt.
+//!   --audit-dir DIR` records the reviewer's sign-off of that digest, at the clock's time, as
+//!   an audit event (`log-review.sign-off`; the remarks only as a hash) and prints the receipt.
 //!
 //! Exit status: 0 shipped (or stopped by a signal) / appended / printed / recorded; 1 shipping
 //! did not finish (timeout with records left, credentials or URL refused, spool or dead-letter

@@ -74,9 +74,6 @@ pub(super) struct SignOffArgs {
     /// Remarks (kept out of the audit event in clear: only their hash is recorded)
     #[arg(long, value_name = "TEXT", default_value = "")]
     remarks: String,
-    /// When they signed (RFC 3339); default now
-    #[arg(long, value_name = "TIME")]
-    at: Option<String>,
     /// The biv audit log that records the sign-off (key at `<dir>/log.key`)
     #[arg(long, value_name = "DIR")]
     audit_dir: PathBuf,
@@ -93,7 +90,9 @@ pub(super) fn digest(args: &DigestArgs) -> Result<Exit, Failure> {
     if args.no_working_hours {
         config.working_hours = None;
     }
-    let mut input = DigestInput::from_paths(args.logs.iter().cloned());
+    let redactor = PiiRedactor::new(&PiiConfig::default()).map_err(|e| failed(e.to_string()))?;
+    let mut input =
+        DigestInput::from_paths(args.logs.iter().cloned()).with_redactor(Arc::new(redactor));
     for path in &args.audit {
         input = input.with_audit_path(path.clone());
     }
@@ -128,10 +127,8 @@ pub(super) fn sign_off(args: &SignOffArgs) -> Result<Exit, Failure> {
         .map_err(|e| usage(format!("cannot read {}: {e}", args.digest.display())))?;
     let digest =
         Digest::from_json(&text).map_err(|e| usage(format!("{}: {e}", args.digest.display())))?;
-    let at = match &args.at {
-        Some(t) => time(t, "--at")?,
-        None => SystemClock::new().now(),
-    };
+    // The time is the clock's, never the caller's: a sign-off cannot be backdated.
+    let at = SystemClock::new().now();
     let mut sign_off = SignOff::new(&args.reviewer, at, &args.sha256).with_remarks(&args.remarks);
     if let Some(role) = &args.role {
         sign_off = sign_off.with_role(role);
