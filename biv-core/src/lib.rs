@@ -86,7 +86,7 @@ pub use review::{
     Change, ChangeKind, CheckConclusion, CheckRun, Commit, Decision, Identity, IgnoredReview,
     InputDigest, Reason, ReasonCode, Review, ReviewError, ReviewState, Reviewer, Verdict,
 };
-pub use time::{Clock, SystemClock, Timestamp, TimestampError};
+pub use time::{Clock, SystemClock, Timestamp, TimestampError, civil_from_days, days_from_civil};
 
 /// Compile-time check that every error type is `Send + Sync + 'static`, as hosts rely on it.
 #[cfg(test)]

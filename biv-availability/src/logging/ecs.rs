@@ -651,7 +651,7 @@ fn push_number(out: &mut String, text: &str, redactor: &dyn Redactor) {
 /// (biv_core::Timestamp), without its three intermediate allocations.
 fn push_rfc3339_millis(out: &mut String, now: biv_core::Timestamp) {
     let secs = now.unix_seconds();
-    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let (y, m, d) = biv_core::civil_from_days(secs.div_euclid(86_400));
     let sod = secs.rem_euclid(86_400);
     let millis = now.subsec_nanos() / 1_000_000;
     // Timestamps are limited to the years 0001–9999, so every part fits its width; a value out
@@ -689,26 +689,6 @@ fn push_rfc3339_millis(out: &mut String, now: biv_core::Timestamp) {
         b'Z',
     ];
     out.push_str(std::str::from_utf8(&b).unwrap_or_default());
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (H. Hinnant's `civil_from_days`, as in biv-core).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        y,
-        u32::try_from(m).unwrap_or(0),
-        u32::try_from(d).unwrap_or(0),
-    )
 }
 
 /// Appends `s` as a JSON string (escapes per RFC 8259; control characters as `\u00XX`).

@@ -169,7 +169,7 @@ impl LocalTime {
             LocalTime::Fixed { offset_minutes } => i64::from(*offset_minutes) * 60,
             LocalTime::CentralEuropean => {
                 let secs = t.unix_seconds();
-                let (year, _, _) = civil_from_days(secs.div_euclid(86_400));
+                let (year, _, _) = biv_core::civil_from_days(secs.div_euclid(86_400));
                 let begins = last_sunday(year, 3) * 86_400 + 3_600;
                 let ends = last_sunday(year, 10) * 86_400 + 3_600;
                 if (begins..ends).contains(&secs) {
@@ -314,45 +314,9 @@ impl WorkingHours {
 
 /// Days since 1970-01-01 of the last Sunday of `month` in `year`.
 fn last_sunday(year: i64, month: u32) -> i64 {
-    let last_day = days_from_civil(year, month + 1, 1) - 1;
+    let last_day = biv_core::days_from_civil(year, month + 1, 1) - 1;
     let weekday = (last_day + 3).rem_euclid(7); // Monday = 0, Sunday = 6
     last_day - (weekday + 1) % 7
-}
-
-/// (year, month, day) to days since 1970-01-01, proleptic Gregorian (H. Hinnant); month 13 is
-/// January of the next year.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let (year, month) = if month > 12 {
-        (year + 1, month - 12)
-    } else {
-        (year, month)
-    };
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let m = i64::from(month);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// Days since 1970-01-01 to (year, month, day) (H. Hinnant's `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    (
-        y,
-        u32::try_from(m).unwrap_or(1),
-        u32::try_from(d).unwrap_or(1),
-    )
 }
 
 #[cfg(test)]
@@ -380,8 +344,8 @@ mod tests {
     #[test]
     fn civil_round_trip() {
         for days in [-719_468, -1, 0, 1, 20_000, 20_418, 2_932_896] {
-            let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            let (y, m, d) = biv_core::civil_from_days(days);
+            assert_eq!(biv_core::days_from_civil(y, m, d), days);
         }
     }
 

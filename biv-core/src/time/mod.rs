@@ -4,4 +4,4 @@ mod clock;
 mod timestamp;
 
 pub use clock::{Clock, SystemClock};
-pub use timestamp::{Timestamp, TimestampError};
+pub use timestamp::{Timestamp, TimestampError, civil_from_days, days_from_civil};

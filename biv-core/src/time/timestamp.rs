@@ -212,8 +212,16 @@ impl<'de> serde::Deserialize<'de> for Timestamp {
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
-/// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms").
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
+/// (H. Hinnant, "chrono-Compatible Low-Level Date Algorithms"), for code that formats or
+/// buckets times itself.
+///
+/// ```
+/// use biv_core::{civil_from_days, days_from_civil};
+/// assert_eq!(civil_from_days(0), (1970, 1, 1));
+/// assert_eq!(civil_from_days(20_418), (2025, 11, 26));
+/// assert_eq!(days_from_civil(2024, 2, 29), 19_782);
+/// ```
+pub fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -232,8 +240,9 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     )
 }
 
-/// (year, month, day) to days since 1970-01-01.
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+/// (year, month, day) to days since 1970-01-01, the inverse of [`civil_from_days`] (the month
+/// and day are not checked: 2023-02-31 is 2023-03-03).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);

@@ -445,17 +445,9 @@ impl PgGateStateStore {
         let gate_id = &self.gate_id;
         let mut client = self.client.lock().await;
         let tx = client.transaction().await.map_err(db)?;
-        let mut stored = self.lock_row(&tx).await?;
-        if stored.is_none() {
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
-                .await
-                .map_err(db)?;
-            stored = self.lock_row(&tx).await?;
-        }
-        let (mut state, revision) = match stored {
-            Some(s) => (s.state, Some(s.revision)),
-            None => (GateState::new(policy_if_new.clone()), None),
-        };
+        let (mut state, revision) = self
+            .locked_state(&tx, &GateState::new(policy_if_new.clone()))
+            .await?;
         let decision = decide(&state, request, now);
         record(decision.clone())
             .await
@@ -505,19 +497,7 @@ impl PgGateStateStore {
     {
         let mut client = self.client.lock().await;
         let tx = client.transaction().await.map_err(db)?;
-        let mut stored = self.lock_row(&tx).await?;
-        if stored.is_none() {
-            // No row to lock: first writers serialise on the gate's advisory lock (released at
-            // commit), then look again, since one may have created the row meanwhile.
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
-                .await
-                .map_err(db)?;
-            stored = self.lock_row(&tx).await?;
-        }
-        let (mut state, revision) = match stored {
-            Some(s) => (s.state, Some(s.revision)),
-            None => (if_absent.clone(), None),
-        };
+        let (mut state, revision) = self.locked_state(&tx, if_absent).await?;
         let before = state.clone();
         let (value, decision) = f(&mut state)?;
         if state == before {
@@ -536,6 +516,28 @@ impl PgGateStateStore {
             value,
             revision: new_revision,
             changed: true,
+        })
+    }
+
+    /// The gate's state with its row locked for this transaction, and its revision; while the
+    /// gate has no row, `if_absent` under the gate's advisory lock.
+    async fn locked_state(
+        &self,
+        tx: &Transaction<'_>,
+        if_absent: &GateState,
+    ) -> Result<(GateState, Option<u64>), PgGateStateError> {
+        let mut stored = self.lock_row(tx).await?;
+        if stored.is_none() {
+            // No row to lock: first writers serialise on the gate's advisory lock (released at
+            // commit), then look again, since one may have created the row meanwhile.
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&self.lock_key])
+                .await
+                .map_err(db)?;
+            stored = self.lock_row(tx).await?;
+        }
+        Ok(match stored {
+            Some(s) => (s.state, Some(s.revision)),
+            None => (if_absent.clone(), None),
         })
     }
 
