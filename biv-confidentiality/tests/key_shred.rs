@@ -195,11 +195,20 @@ async fn a_complete_shred_destroys_keys_and_index_values_and_records_it() {
     let text = format!("{report:?} {e:?}");
     assert!(!text.contains("E11"), "{text}");
 
-    // A retry is idempotent: nothing more to destroy, recorded again.
+    // A retry is idempotent: nothing more to destroy, recorded again — and the record still
+    // names every destroyed key, so a retry after a failed append loses no evidence.
     let again = shredder.shred(&request("p-1")).await.unwrap();
     assert!(again.keys.key_ids.is_empty());
     assert_eq!(again.blind_index, BlindIndexErasure::Erased { values: 0 });
     assert_eq!(audit.events().len(), 2);
+    let retried = &audit.events()[1];
+    let retried_ids: Vec<&str> = retried.objects.iter().map(|o| o.id.as_str()).collect();
+    for id in &expected {
+        assert!(
+            retried_ids.contains(&format!("{id:016x}").as_str()),
+            "{retried_ids:?}"
+        );
+    }
 }
 
 #[tokio::test]

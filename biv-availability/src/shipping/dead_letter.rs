@@ -34,11 +34,20 @@ impl DeadLetters {
 
     fn write_line(&mut self, value: &serde_json::Value) -> io::Result<()> {
         if self.file.is_none() {
+            let existed = self.path.exists();
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
                 .mode(super::spool::FILE_MODE)
                 .open(&self.path)?;
+            if !existed {
+                // A new file survives a power loss only once its directory entry is durable.
+                let dir = match self.path.parent() {
+                    Some(dir) if !dir.as_os_str().is_empty() => dir,
+                    _ => Path::new("."),
+                };
+                super::spool::sync_dir(dir)?;
+            }
             self.file = Some(file);
         }
         let mut line = value.to_string();

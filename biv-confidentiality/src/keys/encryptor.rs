@@ -176,6 +176,28 @@ impl EnvelopeEncryptor {
         })
     }
 
+    /// The ids of every destroyed data key of `subject`, whenever it was shredded: what an
+    /// audit record of a shred names, also when a retry destroys nothing new.
+    ///
+    /// # Errors
+    /// [`KeyStoreError`] from the store (`Unsupported` for a store without `subject_keys`).
+    pub async fn destroyed_keys(
+        &self,
+        tenant: &[u8],
+        subject: &[u8],
+    ) -> Result<Vec<u64>, KeyStoreError> {
+        let mut ids: Vec<u64> = self
+            .store
+            .subject_keys(tenant, subject)
+            .await?
+            .into_iter()
+            .filter(|k| matches!(k.state, KeyState::Destroyed))
+            .map(|k| k.key_id)
+            .collect();
+        ids.sort_unstable();
+        Ok(ids)
+    }
+
     async fn unwrap_stored(
         &self,
         key_id: u64,

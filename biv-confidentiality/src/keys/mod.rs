@@ -29,7 +29,7 @@ pub use domain::{DataKeyWrapper, DomainKeyError, DomainKeyring, domain_kek_id};
 pub use encryptor::{EnvelopeEncryptor, ShredError, ShredReceipt, data_key_aad};
 pub use file_store::FileKeyStore;
 pub use local::{ENV_VAR, KeyringError, KeyringPolicy, LocalKeyring, OVERRIDE_ENV_VAR};
-pub use pg_store::{PgKeyStore, PgKeyStoreError};
+pub use pg_store::{PG_OPERATION_TIMEOUT, PgKeyStore, PgKeyStoreError};
 pub use pkcs11::{
     DEFAULT_MAX_IDLE_SESSIONS, Pkcs11Config, Pkcs11Error, Pkcs11Module, Pkcs11Provider,
 };

@@ -67,6 +67,10 @@ pub enum PgKeyStoreError {
     Database(#[from] tokio_postgres::Error),
 }
 
+/// How long one key-store operation (connecting included) may take before the connection is
+/// dropped and the operation fails with a backend error.
+pub const PG_OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A [`KeyStore`] in PostgreSQL, for many subjects and many processes.
 ///
 /// Every write that concerns one subject (a first key, a rotation, a shred, a minimum
@@ -224,19 +228,34 @@ impl PgKeyStore {
         Ok(client)
     }
 
-    /// Runs `f` on the (re-opened if needed) connection.
+    /// Runs `f` on the (re-opened if needed) connection, within [`PG_OPERATION_TIMEOUT`]: a
+    /// half-open connection must not stall every key-cache miss of the process. On a timeout
+    /// the connection is dropped (an open transaction with it is rolled back by the server)
+    /// and the next call opens a new one.
     async fn with_client<T>(
         &self,
         f: impl AsyncFnOnce(&mut Client) -> Result<T, KeyStoreError>,
     ) -> Result<T, KeyStoreError> {
         let mut slot = self.client.lock().await;
-        if slot.as_ref().is_none_or(Client::is_closed) {
-            *slot = Some(self.connect_client().await.map_err(backend)?);
+        let run = async {
+            if slot.as_ref().is_none_or(Client::is_closed) {
+                *slot = Some(self.connect_client().await.map_err(backend)?);
+            }
+            let client = slot
+                .as_mut()
+                .ok_or_else(|| KeyStoreError::Backend(BackendError::msg("no connection")))?;
+            f(client).await
+        };
+        match tokio::time::timeout(PG_OPERATION_TIMEOUT, run).await {
+            Ok(result) => result,
+            Err(_) => {
+                *slot = None;
+                Err(KeyStoreError::Backend(BackendError::msg(format!(
+                    "the key store did not answer within {} s",
+                    PG_OPERATION_TIMEOUT.as_secs()
+                ))))
+            }
         }
-        let client = slot
-            .as_mut()
-            .ok_or_else(|| KeyStoreError::Backend(BackendError::msg("no connection")))?;
-        f(client).await
     }
 
     /// Runs `f` in a transaction that holds the subject's row lock (creating the row), with

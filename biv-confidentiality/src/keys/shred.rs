@@ -225,7 +225,20 @@ impl Shredder {
         } else {
             Outcome::MinorFailure
         };
-        let event = self.event(request, &receipt.key_ids, outcome)?;
+        // Every destroyed key of the subject, not only those destroyed now: a retry after a
+        // failed audit append must record what the first attempt destroyed.
+        let mut destroyed = self
+            .encryptor
+            .destroyed_keys(&request.tenant, &request.subject)
+            .await
+            .unwrap_or_default();
+        for id in &receipt.key_ids {
+            if !destroyed.contains(id) {
+                destroyed.push(*id);
+            }
+        }
+        destroyed.sort_unstable();
+        let event = self.event(request, &destroyed, outcome)?;
         let recorded = self.audit.append(&event).await;
         match (erased, recorded) {
             (Ok(values), Ok(audit)) => Ok(ShredReport {

@@ -25,7 +25,7 @@ use super::stats::{DropReason, SpoolStats};
 
 pub use ack::Position;
 pub use reader::{CorruptRegion, ReadBatch, SpoolReader, SpooledRecord};
-pub(crate) use segment::FILE_MODE;
+pub(crate) use segment::{FILE_MODE, sync_dir};
 
 /// The lock file the writer holds.
 pub(crate) const WRITER_LOCK: &str = "writer.lock";
