@@ -463,16 +463,6 @@ async fn deliveries_are_counted_as_metrics() {
     assert!(text.contains("biv_alerts_active 1\n"), "{text}");
 }
 
-/// The webhook notifications (one JSON object per line) that mention `alertname`.
-fn notifications(log: &std::path::Path, alertname: &str) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|n| n["groupLabels"]["alertname"] == alertname)
-        .collect()
-}
-
 #[tokio::test]
 #[ignore = "server: alertmanager; run by cargo xtask test"]
 async fn the_real_alertmanager_notifies_firing_then_resolved() {
@@ -506,7 +496,7 @@ async fn the_real_alertmanager_notifies_firing_then_resolved() {
     // The receiver gets it after group_wait (1 s) …
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let seen = notifications(&am.webhook_log, &name);
+        let seen = am.notifications_for(&name);
         if seen.iter().any(|n| n["status"] == "firing") {
             break;
         }
@@ -519,7 +509,7 @@ async fn the_real_alertmanager_notifies_firing_then_resolved() {
         .expect("test setup");
     notifier.notify(&resolved).await.expect("test setup");
     loop {
-        let seen = notifications(&am.webhook_log, &name);
+        let seen = am.notifications_for(&name);
         if let Some(n) = seen.iter().find(|n| n["status"] == "resolved") {
             assert_eq!(n["alerts"][0]["labels"]["severity"], "critical");
             assert_eq!(n["alerts"][0]["status"], "resolved");

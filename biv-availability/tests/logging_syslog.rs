@@ -2,7 +2,11 @@
 //! keeps hostile input inside one frame, reconnects, counts what it drops, and real rsyslog
 //! receives every record intact.
 
-use std::io::{BufReader, Read};
+#[path = "support/octet_frame.rs"]
+mod octet_frame;
+use octet_frame::read_frame;
+
+use std::io::BufReader;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
@@ -38,29 +42,6 @@ fn config(addr: SocketAddr) -> SyslogConfig {
         .with_hostname("zorg-01.example.nl")
         .with_procid("4242")
         .with_backoff(Duration::from_millis(10), Duration::from_millis(50))
-}
-
-/// Reads one octet-counted frame; `None` at end of stream.
-fn read_frame(stream: &mut impl Read) -> Option<Vec<u8>> {
-    let mut len = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        if stream.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        if byte[0] == b' ' {
-            break;
-        }
-        assert!(byte[0].is_ascii_digit(), "frame length holds {:?}", byte[0]);
-        len.push(byte[0]);
-    }
-    let len: usize = String::from_utf8(len)
-        .expect("test helper")
-        .parse()
-        .expect("test helper");
-    let mut message = vec![0u8; len];
-    stream.read_exact(&mut message).ok()?;
-    Some(message)
 }
 
 fn accept(listener: &TcpListener) -> TcpStream {

@@ -4,6 +4,10 @@
 //!
 //! Certificates are made per test with the `openssl` CLI (installed by `cargo xtask test`).
 
+#[path = "support/octet_frame.rs"]
+mod octet_frame;
+use octet_frame::read_frame;
+
 use std::io::{ErrorKind, Read};
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -172,29 +176,6 @@ fn config(addr: SocketAddr, tls: SyslogTls) -> SyslogConfig {
         .with_msgid("BIVTLS")
         .with_backoff(Duration::from_millis(20), Duration::from_millis(100))
         .with_tls(tls)
-}
-
-/// Reads one octet-counted frame; `None` at end of stream.
-fn read_frame(stream: &mut impl Read) -> Option<Vec<u8>> {
-    let mut len = Vec::new();
-    let mut byte = [0u8; 1];
-    loop {
-        if stream.read(&mut byte).ok()? == 0 {
-            return None;
-        }
-        if byte[0] == b' ' {
-            break;
-        }
-        assert!(byte[0].is_ascii_digit(), "frame length holds {:?}", byte[0]);
-        len.push(byte[0]);
-    }
-    let len: usize = String::from_utf8(len)
-        .expect("test helper")
-        .parse()
-        .expect("test helper");
-    let mut message = vec![0u8; len];
-    stream.read_exact(&mut message).ok()?;
-    Some(message)
 }
 
 // ---- configuration ----------------------------------------------------------------------

@@ -129,16 +129,6 @@ fn an_unreachable_alertmanager_is_exit_1() {
     );
 }
 
-/// The webhook notifications (one JSON object per line) for `alertname`.
-fn notifications(log: &std::path::Path, alertname: &str) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-        .filter(|n| n["groupLabels"]["alertname"] == alertname)
-        .collect()
-}
-
 #[test]
 #[ignore = "server: alertmanager; run by cargo xtask test"]
 fn send_reaches_the_receiver_with_personal_data_redacted() {
@@ -164,7 +154,7 @@ fn send_reaches_the_receiver_with_personal_data_redacted() {
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let notification = loop {
-        if let Some(n) = notifications(&am.webhook_log, &name).into_iter().next() {
+        if let Some(n) = am.notifications_for(&name).into_iter().next() {
             break n;
         }
         assert!(Instant::now() < deadline, "no notification for {name}");
@@ -194,7 +184,8 @@ fn send_reaches_the_receiver_with_personal_data_redacted() {
     ]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     loop {
-        if notifications(&am.webhook_log, &name)
+        if am
+            .notifications_for(&name)
             .iter()
             .any(|n| n["status"] == "resolved")
         {

@@ -265,13 +265,10 @@ fn an_undeliverable_drift_alert_fails_the_check() {
     let _ = std::fs::remove_dir_all(base);
 }
 
-/// Whether the webhook log holds a notification with `status` for the drift alert of the
-/// directory `dir`.
-fn drift_notified(log: &Path, dir: &str, status: &str) -> bool {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+/// Whether Alertmanager has notified `status` for the drift alert of the directory `dir`.
+fn drift_notified(am: &biv_testkit::servers::Alertmanager, dir: &str, status: &str) -> bool {
+    am.notifications()
+        .iter()
         .flat_map(|n| n["alerts"].as_array().cloned().unwrap_or_default())
         .any(|a| a["labels"]["dir"] == dir && a["status"] == status)
 }
@@ -296,7 +293,7 @@ fn drift_fires_the_alert_and_a_clean_check_resolves_it() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(json(&out)["clean"], false);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !drift_notified(&am.webhook_log, &dir, "firing") {
+    while !drift_notified(&am, &dir, "firing") {
         assert!(
             std::time::Instant::now() < deadline,
             "no firing drift alert for {dir}"
@@ -321,7 +318,7 @@ fn drift_fires_the_alert_and_a_clean_check_resolves_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    while !drift_notified(&am.webhook_log, &dir, "resolved") {
+    while !drift_notified(&am, &dir, "resolved") {
         assert!(
             std::time::Instant::now() < deadline,
             "no resolved drift alert for {dir}"

@@ -130,6 +130,26 @@ pub struct Alertmanager {
     pub webhook_log: PathBuf,
 }
 
+impl Alertmanager {
+    /// Every notification the webhook receiver has logged so far, oldest first (lines that are
+    /// not JSON, e.g. one being written, are left out). Poll it with a bound.
+    pub fn notifications(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(&self.webhook_log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// The notifications of the group whose `alertname` is `alertname`.
+    pub fn notifications_for(&self, alertname: &str) -> Vec<serde_json::Value> {
+        self.notifications()
+            .into_iter()
+            .filter(|n| n["groupLabels"]["alertname"] == alertname)
+            .collect()
+    }
+}
+
 /// Alertmanager (`BIV_TEST_ALERTMANAGER_URL`, `BIV_TEST_WEBHOOK_LOG`).
 pub fn alertmanager() -> Alertmanager {
     let server = "Alertmanager";
