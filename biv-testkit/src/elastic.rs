@@ -138,6 +138,8 @@ struct State {
     delay: Duration,
     stats: ReceiverStats,
     auto_id: u64,
+    /// Whether the serving loop has the port listening (it acknowledges `stop`/`resume`).
+    listening: bool,
 }
 
 #[derive(Debug, Default)]
@@ -203,6 +205,8 @@ impl ElasticReceiver {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
+        // The bound std listener already accepts connections (into its backlog).
+        shared.lock().listening = true;
         let (up, up_rx) = watch::channel(true);
         let (stop, stop_rx) = tokio::sync::oneshot::channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -317,13 +321,35 @@ impl ElasticReceiver {
 
     /// An outage: closes the listener and every open connection; connecting is refused until
     /// [`ElasticReceiver::resume`]. Stored documents are kept.
+    ///
+    /// Returns once the listener is closed, so a connection made afterwards is refused.
     pub fn stop(&self) {
         let _ = self.up.send(false);
+        self.wait_listening(false);
     }
 
-    /// Ends an outage: listens on the same port again.
+    /// Ends an outage: listens on the same port again, and returns once it does.
     pub fn resume(&self) {
         let _ = self.up.send(true);
+        self.wait_listening(true);
+    }
+
+    /// Waits (at most ten seconds) until the serving loop reports `listening`.
+    fn wait_listening(&self, listening: bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut state = self.shared.lock();
+        while state.listening != listening {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            state = self
+                .shared
+                .changed
+                .wait_timeout(state, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
     }
 }
 
@@ -348,6 +374,10 @@ async fn serve(
     // While stopped, the port stays bound without listening: connecting is refused, and no
     // other test's receiver can be given the port in the meantime.
     let mut placeholder: Option<tokio::net::TcpSocket> = None;
+    let report = |listening: bool| {
+        shared.lock().listening = listening;
+        shared.changed.notify_all();
+    };
     loop {
         if !*up.borrow() {
             if listener.take().is_some() || placeholder.is_none() {
@@ -359,6 +389,7 @@ async fn serve(
                     })
                 });
             }
+            report(false);
             if up.changed().await.is_err() {
                 return;
             }
@@ -379,6 +410,7 @@ async fn serve(
         let Some(l) = listener.as_ref() else {
             return;
         };
+        report(true);
         tokio::select! {
             accepted = l.accept() => {
                 if let Ok((stream, _)) = accepted {
