@@ -28,6 +28,13 @@
 //! Capabilities are injected: the pseudonym key comes from the host ([`pii::PseudonymKey`]);
 //! the crate reads no environment, file or clock of its own.
 //!
+//! # Subject references for the audit log: [`subject_ref`]
+//!
+//! An audit event names its patient by a keyed pseudonym, never a BSN:
+//! [`subject_ref::SubjectKey`] computes `hmac-sha256:<key id>:<hex>` from the normalised
+//! identifier, and [`subject_ref::SubjectKeyring`] gives every reference a patient has had across
+//! key rotations, for their access report.
+//!
 //! # Access decisions: [`access`]
 //!
 //! [`access::GuardedDecryptor`] decides before decrypting ([`access::AccessPolicy`]: role, purpose,
@@ -102,3 +109,4 @@ pub mod blind_index;
 pub mod envelope;
 pub mod keys;
 pub mod pii;
+pub mod subject_ref;

@@ -477,9 +477,13 @@ async fn a_forged_state_row_is_never_signed_and_stops_the_log() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert_eq!(signed_size, 4);
-    // The application role may update the state row: it replaces the compact range (border)
-    // with hashes of its choosing, so new nodes would hang off a forged tree.
+    // An insider with the triggers switched off (a superuser) replaces the compact range
+    // (border) with hashes of their choosing, so new nodes would hang off a forged tree.
     let admin = admin().await;
+    admin
+        .batch_execute("SET session_replication_role = replica")
+        .await
+        .unwrap();
     admin
         .execute(
             "UPDATE biv_audit_state SET border = decode(repeat('ab', 32), 'hex') WHERE log_id = $1",
@@ -503,4 +507,115 @@ async fn a_forged_state_row_is_never_signed_and_stops_the_log() {
         4,
         "nothing forged was signed"
     );
+}
+
+async fn state_row(client: &tokio_postgres::Client, id: &str) -> (i64, Vec<u8>, Vec<u8>) {
+    let row = client
+        .query_one(
+            "SELECT size, root, border FROM biv_audit_state WHERE log_id = $1",
+            &[&id],
+        )
+        .await
+        .expect("the state row");
+    (row.get(0), row.get(1), row.get(2))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn the_writer_role_cannot_rewrite_the_state_row_to_a_forged_tree() {
+    let admin = admin().await;
+    let role = format!("biv_state_writer_{}", std::process::id());
+    admin
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"
+        ))
+        .await
+        .unwrap();
+    let id = unique_log_id("state-row");
+    let _owner = PgLog::connect(
+        &servers::postgres_url(),
+        &id,
+        key(),
+        PgLogOptions::default().with_writer_role(&role),
+    )
+    .await
+    .unwrap();
+    let url =
+        servers::postgres_url().replacen("postgresql://biv@", &format!("postgresql://{role}@"), 1);
+    let writer = PgLog::connect(&url, &id, key(), PgLogOptions::default())
+        .await
+        .unwrap();
+    for n in 0..11 {
+        writer.append(&event(n, 11)).await.unwrap();
+    }
+    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
+    tokio::spawn(conn);
+    let (size, root, border) = state_row(&client, &id).await;
+    assert_eq!(size, 11);
+    // 11 = 8 + 2 + 1: three border hashes.
+    assert_eq!(border.len(), 3 * 32);
+    let mut other_root = root.clone();
+    other_root[0] ^= 1;
+    let mut other_border = border.clone();
+    other_border[40] ^= 1;
+    let refused = [
+        // Same size, another root or border.
+        (
+            "UPDATE biv_audit_state SET root = $2 WHERE log_id = $1",
+            other_root.clone(),
+            "may not change",
+        ),
+        (
+            "UPDATE biv_audit_state SET border = $2 WHERE log_id = $1",
+            other_border.clone(),
+            "may not change",
+        ),
+        // A size with no entries behind it.
+        (
+            "UPDATE biv_audit_state SET size = size + 5, root = $2 WHERE log_id = $1",
+            other_root.clone(),
+            "does not match the stored entries",
+        ),
+        // Shrinking.
+        (
+            "UPDATE biv_audit_state SET size = 8, border = substring($2::bytea FROM 1 FOR 32) WHERE log_id = $1",
+            border.clone(),
+            "may only grow",
+        ),
+    ];
+    for (sql, value, why) in refused {
+        let err = client.execute(sql, &[&id, &value]).await.expect_err(sql);
+        let text = format!("{err:?}");
+        assert!(text.contains(why), "{sql}: {text}");
+    }
+    // An entry appended by hand (the role may insert) with a state that does not describe the
+    // tree: refused, and the hand-made entry goes with the rolled-back transaction.
+    let mut tx_client = client;
+    let tx = tx_client.transaction().await.unwrap();
+    let entry = b"forged entry".to_vec();
+    let leaf: Vec<u8> = Sha256::digest([&[0u8][..], &entry].concat()).to_vec();
+    tx.execute(
+        "INSERT INTO biv_audit_entries (log_id, idx, event_id, entry, leaf_hash) VALUES ($1, 11, $2, $3, $4)",
+        &[&id, &vec![0xeeu8; 16], &entry, &leaf],
+    )
+    .await
+    .unwrap();
+    let forged_border = [border.clone(), vec![0xab; 32]].concat();
+    let err = tx
+        .execute(
+            "UPDATE biv_audit_state SET size = 12, root = $2, border = $3 WHERE log_id = $1",
+            &[&id, &other_root, &forged_border],
+        )
+        .await
+        .expect_err("a forged border is refused");
+    assert!(
+        format!("{err:?}").contains("border does not match"),
+        "{err:?}"
+    );
+    drop(tx);
+    // Nothing changed; the log goes on and verifies.
+    let (size_after, root_after, _) = state_row(&tx_client, &id).await;
+    assert_eq!((size_after, &root_after), (11, &root));
+    assert_eq!(writer.append(&event(11, 11)).await.unwrap().index(), 11);
+    assert_eq!(writer.verify_full().await.unwrap(), 12);
 }

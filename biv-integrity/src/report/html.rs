@@ -61,9 +61,13 @@ pub(super) fn render(r: &PatientReport) -> String {
          tr.noodtoegang{{background:#fde2e2;}}caption{{text-align:left;font-weight:bold;margin-bottom:.5em;}}</style>\n\
          </head>\n<body>\n<h1>Overzicht van toegang tot uw gegevens</h1>\n\
          <p>Dit overzicht (NEN 7513) toont wie uw gegevens heeft ingezien of gewijzigd, wanneer en waarom: {}.</p>\n\
-         <p>Patiëntreferentie (pseudoniem): <code>{}</code><br>Logboek: {} vermeldingen, root <code>{}</code></p>\n",
+         <p>Patiëntreferentie (pseudoniem, per sleutelversie): <code>{}</code><br>Logboek: {} vermeldingen, root <code>{}</code></p>\n",
         esc(&period),
-        esc(&r.subject),
+        r.subjects
+            .iter()
+            .map(|s| esc(s))
+            .collect::<Vec<_>>()
+            .join("</code>, <code>"),
         r.log_size,
         esc(&r.log_root),
     );

@@ -10,6 +10,9 @@ pub enum PatientReportError {
     /// `from` lies after `to`.
     #[error("the report period ends before it starts")]
     EmptyPeriod,
+    /// No pseudonym to search for was given.
+    #[error("a report needs at least one subject reference")]
+    NoSubject,
 }
 
 /// One access to the patient's data, in the words NEN 7513 ch. 9 asks for.
@@ -71,8 +74,11 @@ pub struct AccessRow {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct PatientReport {
-    /// The patient, as the pseudonym the log uses.
+    /// The patient, as the pseudonym the log uses (the first one asked for).
     pub subject: String,
+    /// Every pseudonym the report searched for: one per subject-key version when the key
+    /// rotated, so events from before and after a rotation are all found.
+    pub subjects: Vec<String>,
     /// Start of the period (inclusive), if limited.
     pub from: Option<Timestamp>,
     /// End of the period (inclusive), if limited.
@@ -98,6 +104,47 @@ impl PatientReport {
         log_size: u64,
         log_root: [u8; 32],
     ) -> Result<PatientReport, PatientReportError> {
+        PatientReport::build_for_any(
+            std::slice::from_ref(subject),
+            from,
+            to,
+            events,
+            log_size,
+            log_root,
+        )
+    }
+
+    /// Builds the report of one patient known by several pseudonyms — one per version of the
+    /// subject key (biv-confidentiality's `SubjectKeyring::all_refs`), so a key rotation does not
+    /// hide the events recorded before it.
+    ///
+    /// ```
+    /// use biv_integrity::report::PatientReport;
+    /// use biv_testkit::sample_event;
+    ///
+    /// let events: Vec<_> = (0..12).map(|n| (n, sample_event(n))).collect();
+    /// let a = events[4].1.subject.clone().expect("sample events have a subject");
+    /// let b = events[7].1.subject.clone().expect("sample events have a subject");
+    /// let report = PatientReport::build_for_any(&[a, b], None, None, events, 12, [0; 32])?;
+    /// assert_eq!(report.rows.len(), 2);
+    /// assert_eq!(report.subjects.len(), 2);
+    /// # Ok::<(), biv_integrity::report::PatientReportError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`PatientReportError::EmptyPeriod`] when `from` is after `to`;
+    /// [`PatientReportError::NoSubject`] when `subjects` is empty.
+    pub fn build_for_any(
+        subjects: &[SubjectRef],
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        events: impl IntoIterator<Item = (u64, AuditEvent)>,
+        log_size: u64,
+        log_root: [u8; 32],
+    ) -> Result<PatientReport, PatientReportError> {
+        let Some(first) = subjects.first() else {
+            return Err(PatientReportError::NoSubject);
+        };
         if let (Some(f), Some(t)) = (from, to)
             && f > t
         {
@@ -105,13 +152,21 @@ impl PatientReport {
         }
         let mut rows: Vec<AccessRow> = events
             .into_iter()
-            .filter(|(_, e)| e.subject.as_ref() == Some(subject))
+            .filter(|(_, e)| e.subject.as_ref().is_some_and(|s| subjects.contains(s)))
             .filter(|(_, e)| from.is_none_or(|f| e.time >= f) && to.is_none_or(|t| e.time <= t))
             .map(|(index, e)| row(index, e))
             .collect();
         rows.sort_by_key(|r| (r.time, r.log_index));
+        let mut listed: Vec<String> = Vec::with_capacity(subjects.len());
+        for s in subjects {
+            let s = s.to_string();
+            if !listed.contains(&s) {
+                listed.push(s);
+            }
+        }
         Ok(PatientReport {
-            subject: subject.to_string(),
+            subject: first.to_string(),
+            subjects: listed,
             from,
             to,
             log_size,

@@ -10,17 +10,20 @@
 //! | `prove --dir D --index N [--size S]` | prints a c2sp.org/tlog-proof |
 //! | `consistency --dir D --old N [--new M]` | prints the consistency proof hashes, base64, one per line |
 //! | `verify --dir D [--full] [--trusted FILE] [--vkey KEY]` | exits 0 when the log is valid, 1 naming the first failure |
-//! | `patient-report --dir D --subject ID [--from T] [--to T] [--html]` | the NEN 7513 access report of one patient |
+//! | `patient-report --dir D (--subject REF… \| --subject-key ID=FILE… < identifier) [--from T] [--to T] [--html]` | the NEN 7513 access report of one patient, under every subject-key version |
+//! | `subject-ref --subject-key ID=FILE… [--normalizer N] [--all-versions] < identifiers` | the pseudonymous subject reference of each identifier |
 //!
 //! Only `init` and `append` open the log for writing (taking its lock); the others read it and
 //! work beside a running writer.
 
 pub(in crate::commands) mod keyfile;
 pub(in crate::commands) mod read;
+mod subject;
 mod write;
 
 use std::path::PathBuf;
 
+use biv_core::SubjectRef;
 use clap::{Args, Subcommand};
 
 use crate::exit::Exit;
@@ -135,9 +138,22 @@ enum AuditCommand {
     PatientReport {
         #[command(flatten)]
         log: LogDir,
-        /// The patient's pseudonymous reference, as in the events' `subject`.
-        #[arg(long)]
-        subject: String,
+        /// The patient's pseudonymous reference, as in the events' `subject`; repeat it for
+        /// the references under older subject-key versions.
+        #[arg(
+            long,
+            required_unless_present = "subject_key",
+            conflicts_with = "subject_key"
+        )]
+        subject: Vec<String>,
+        /// Instead of `--subject`: a subject key as KEY_ID=FILE (hex key in FILE), newest first;
+        /// repeat it for every key version. The identifier (e.g. the BSN) is read from the first
+        /// line of stdin, so it never appears in a command line.
+        #[arg(long = "subject-key", value_name = "KEY_ID=FILE")]
+        subject_key: Vec<String>,
+        /// How the identifier on stdin is normalised: bsn, exact, trim, digits or email.
+        #[arg(long, default_value = "bsn", requires = "subject_key")]
+        normalizer: String,
         /// Start of the period (RFC 3339), inclusive.
         #[arg(long)]
         from: Option<String>,
@@ -150,6 +166,20 @@ enum AuditCommand {
         /// The verifier key; default: <dir>/log.vkey.
         #[arg(long)]
         vkey: Option<String>,
+    },
+    /// Print the pseudonymous subject reference of each identifier on stdin (one per line), as
+    /// an audit event's `subject` must carry it.
+    SubjectRef {
+        /// The subject key as KEY_ID=FILE (hex key in FILE); repeat for older versions, newest
+        /// first. References are made with the first.
+        #[arg(long = "subject-key", value_name = "KEY_ID=FILE", required = true)]
+        subject_key: Vec<String>,
+        /// How each identifier is normalised: bsn, exact, trim, digits or email.
+        #[arg(long, default_value = "bsn")]
+        normalizer: String,
+        /// Print the reference under every key version, tab-separated, newest first.
+        #[arg(long)]
+        all_versions: bool,
     },
 }
 
@@ -179,18 +209,55 @@ pub(crate) fn run(args: &AuditArgs) -> Exit {
         AuditCommand::PatientReport {
             log,
             subject,
+            subject_key,
+            normalizer,
             from,
             to,
             html,
             vkey,
-        } => read::patient_report(
-            &log.dir,
-            subject,
-            from.as_deref(),
-            to.as_deref(),
-            *html,
-            vkey.as_deref(),
-        ),
+        } => {
+            let subjects = if subject_key.is_empty() {
+                subject
+                    .iter()
+                    .map(|s| {
+                        // The value is not echoed: a raw BSN given by mistake stays off stderr.
+                        SubjectRef::parse(s).map_err(|e| {
+                            format!(
+                                "--subject: not a subject reference ({}: {})",
+                                e.what, e.rule
+                            )
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()
+            } else {
+                subject::refs_from_stdin(subject_key, normalizer)
+            };
+            match subjects {
+                Ok(subjects) => read::patient_report(
+                    &log.dir,
+                    &subjects,
+                    from.as_deref(),
+                    to.as_deref(),
+                    *html,
+                    vkey.as_deref(),
+                ),
+                Err(message) => {
+                    eprintln!("biv audit: {message}");
+                    return Exit::Usage;
+                }
+            }
+        }
+        AuditCommand::SubjectRef {
+            subject_key,
+            normalizer,
+            all_versions,
+        } => match subject::subject_ref(subject_key, normalizer, *all_versions) {
+            Ok(exit) => Ok(exit),
+            Err(message) => {
+                eprintln!("biv audit: {message}");
+                return Exit::Usage;
+            }
+        },
     };
     match result {
         Ok(exit) => exit,

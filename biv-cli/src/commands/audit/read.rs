@@ -121,13 +121,12 @@ pub(super) fn verify(
 
 pub(super) fn patient_report(
     dir: &Path,
-    subject: &str,
+    subjects: &[SubjectRef],
     from: Option<&str>,
     to: Option<&str>,
     html: bool,
     vkey: Option<&str>,
 ) -> Result<Exit, String> {
-    let subject = SubjectRef::parse(subject).map_err(|e| format!("--subject: {e}"))?;
     let parse = |t: Option<&str>, name: &str| {
         t.map(Timestamp::parse_rfc3339)
             .transpose()
@@ -135,8 +134,8 @@ pub(super) fn patient_report(
     };
     let (from, to) = (parse(from, "from")?, parse(to, "to")?);
     let (events, size, root) = verified_events(dir, vkey)?;
-    let built =
-        PatientReport::build(&subject, from, to, events, size, root).map_err(|e| e.to_string())?;
+    let built = PatientReport::build_for_any(subjects, from, to, events, size, root)
+        .map_err(|e| e.to_string())?;
     let text = if html {
         built.to_html()
     } else {

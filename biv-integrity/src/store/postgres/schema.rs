@@ -8,9 +8,12 @@
 //! biv_audit_checkpoints (log_id, size) PK, note                  every signed checkpoint
 //! ```
 //! Triggers refuse UPDATE, DELETE and TRUNCATE on entries and nodes, DELETE and TRUNCATE on
-//! the state, and any UPDATE that shrinks a log. A writer role gets INSERT and SELECT only (plus
-//! UPDATE of the state row). A superuser can still disable triggers: the Merkle tree and the
-//! signed checkpoints published outside the database are what catch that.
+//! the state, and any UPDATE of the state that does not describe the stored tree: the size may
+//! only grow and must be the number of entries, the border must be the stored perfect subtrees
+//! of that size, and the root the RFC 6962 fold of the border (SHA-256 in the trigger). So the
+//! writer role, which gets INSERT and SELECT plus UPDATE of the state row, can append but cannot
+//! rewrite the state to a forged tree. A superuser can still disable triggers: the Merkle tree
+//! and the signed checkpoints published outside the database are what catch that.
 
 use tokio_postgres::Client;
 
@@ -50,9 +53,62 @@ BEGIN
         USING ERRCODE = 'insufficient_privilege';
 END $$;
 CREATE OR REPLACE FUNCTION biv_audit_state_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    n      bigint := NEW.size;
+    start  bigint := 0;
+    parts  int    := 0;
+    stored bytea;
+    hashes bytea[] := '{}';
+    h      bytea;
 BEGIN
     IF NEW.log_id <> OLD.log_id OR NEW.size < OLD.size THEN
         RAISE EXCEPTION 'biv audit log state may only grow: % -> % refused', OLD.size, NEW.size
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    IF NEW.size = OLD.size THEN
+        IF NEW.root <> OLD.root OR NEW.border <> OLD.border THEN
+            RAISE EXCEPTION 'biv audit log state of size % may not change', OLD.size
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        RETURN NEW;
+    END IF;
+    -- The new size is the number of entries: the last one exists, none lies beyond it.
+    IF NOT EXISTS (SELECT 1 FROM biv_audit_entries WHERE log_id = NEW.log_id AND idx = n - 1)
+       OR EXISTS (SELECT 1 FROM biv_audit_entries WHERE log_id = NEW.log_id AND idx >= n) THEN
+        RAISE EXCEPTION 'biv audit log state size % does not match the stored entries', n
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    -- The border is the stored perfect subtrees of the tree of size n, left to right (a leaf
+    -- hash for a subtree of one leaf), and the root is RFC 6962's fold of it from the right.
+    FOR k IN REVERSE 62..0 LOOP
+        IF (n >> k) & 1 = 1 THEN
+            IF k = 0 THEN
+                SELECT leaf_hash INTO stored FROM biv_audit_entries
+                    WHERE log_id = NEW.log_id AND idx = start;
+            ELSE
+                SELECT hash INTO stored FROM biv_audit_nodes
+                    WHERE log_id = NEW.log_id AND level = k AND idx = start >> k;
+            END IF;
+            IF stored IS NULL
+               OR substring(NEW.border FROM parts * 32 + 1 FOR 32) IS DISTINCT FROM stored THEN
+                RAISE EXCEPTION 'biv audit log state border does not match the stored tree at level %', k
+                    USING ERRCODE = 'insufficient_privilege';
+            END IF;
+            hashes := array_append(hashes, stored);
+            parts := parts + 1;
+            start := start + (1::bigint << k);
+        END IF;
+    END LOOP;
+    IF length(NEW.border) <> parts * 32 THEN
+        RAISE EXCEPTION 'biv audit log state border has % bytes, % expected', length(NEW.border), parts * 32
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    h := hashes[parts];
+    FOR i IN REVERSE parts - 1..1 LOOP
+        h := sha256('\x01'::bytea || hashes[i] || h);
+    END LOOP;
+    IF h <> NEW.root THEN
+        RAISE EXCEPTION 'biv audit log state root does not match the stored tree of size %', n
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NEW;
@@ -94,9 +150,13 @@ pub(crate) async fn install(
     writer_role: Option<&str>,
 ) -> Result<(), tokio_postgres::Error> {
     if writer_role.is_none() {
+        // The schema counts as installed only with the current state trigger; an older one is
+        // replaced (which takes the tables' owner; a writer role then gets a permission error).
         let exists = client
             .query_one(
-                "SELECT to_regclass('biv_audit_checkpoints') IS NOT NULL",
+                "SELECT to_regclass('biv_audit_checkpoints') IS NOT NULL
+                    AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'biv_audit_state_grows'
+                                AND prosrc LIKE '%border does not match the stored tree%')",
                 &[],
             )
             .await?

@@ -319,8 +319,9 @@ impl PgWriter {
                 .into_iter()
                 .map(|row| row.get::<_, Vec<u8>>(0))
                 .collect();
-            nodes_done.map_err(backend)?;
-            state_done.map_err(backend)?;
+            // A batch that met recorded ids is retried without them; its state update was
+            // refused by the state trigger (the size counted entries that were not inserted),
+            // so the duplicates are looked at before the other results.
             if inserted.len() < event_ids.len() {
                 tx.rollback().await.map_err(backend)?;
                 let duplicates = event_ids
@@ -330,6 +331,8 @@ impl PgWriter {
                     .collect();
                 return Ok(Attempt::Duplicates(duplicates));
             }
+            nodes_done.map_err(backend)?;
+            state_done.map_err(backend)?;
         }
         tx.commit().await.map_err(backend)?;
         Ok(Attempt::Committed(results))
