@@ -150,7 +150,7 @@ async fn a_complete_shred_destroys_keys_and_index_values_and_records_it() {
     expected.sort_unstable();
     assert_eq!(ids, expected);
     assert_eq!(report.blind_index, BlindIndexErasure::Erased { values: 2 });
-    assert_eq!(report.audit.index(), 0);
+    assert_eq!(report.audit.index(), 1, "after the start record");
     assert_eq!(index.rows.lock().unwrap().len(), 1, "p-2's value stays");
     for ct in [&v1, &v2] {
         assert!(matches!(
@@ -167,8 +167,13 @@ async fn a_complete_shred_destroys_keys_and_index_values_and_records_it() {
     );
 
     let events = audit.events();
-    assert_eq!(events.len(), 1);
-    let e = &events[0];
+    assert_eq!(events.len(), 2);
+    let start = &events[0];
+    assert_eq!(start.action, EventAction::Delete);
+    assert_eq!(start.action_name.as_str(), "subject.shred.start");
+    assert_eq!(start.subject, events[1].subject);
+    assert_ne!(start.id, events[1].id);
+    let e = &events[1];
     assert_eq!(e.action, EventAction::Delete);
     assert_eq!(e.action_name.as_str(), "subject.shred");
     assert_eq!(e.outcome, Outcome::Success);
@@ -200,8 +205,8 @@ async fn a_complete_shred_destroys_keys_and_index_values_and_records_it() {
     let again = shredder.shred(&request("p-1")).await.unwrap();
     assert!(again.keys.key_ids.is_empty());
     assert_eq!(again.blind_index, BlindIndexErasure::Erased { values: 0 });
-    assert_eq!(audit.events().len(), 2);
-    let retried = &audit.events()[1];
+    assert_eq!(audit.events().len(), 4);
+    let retried = &audit.events()[3];
     let retried_ids: Vec<&str> = retried.objects.iter().map(|o| o.id.as_str()).collect();
     for id in &expected {
         assert!(
@@ -238,16 +243,16 @@ async fn a_failing_eraser_is_reported_with_the_receipt_and_recorded() {
         Err(DecryptError::KeyDestroyed)
     ));
     assert_eq!(index.rows.lock().unwrap().len(), 1);
-    assert_eq!(audit.events()[0].outcome, Outcome::MinorFailure);
+    assert_eq!(audit.events()[1].outcome, Outcome::MinorFailure);
     // The retry finishes the job.
     index.fail.store(false, Ordering::SeqCst);
     let report = shredder.shred(&request("p-1")).await.unwrap();
     assert_eq!(report.blind_index, BlindIndexErasure::Erased { values: 1 });
-    assert_eq!(audit.events()[1].outcome, Outcome::Success);
+    assert_eq!(audit.events()[3].outcome, Outcome::Success);
 }
 
 #[tokio::test]
-async fn an_audit_failure_is_reported_not_swallowed() {
+async fn a_log_that_takes_no_record_stops_the_shred_before_anything_is_destroyed() {
     let enc = encryptor(Arc::new(MemoryKeyStore::new()));
     let index = index_with(&[("p-1", 11)]);
     let shredder = Shredder::new(
@@ -256,6 +261,44 @@ async fn an_audit_failure_is_reported_not_swallowed() {
         Arc::new(DownAuditSink),
         "ehr-api",
     );
+    let c = ctx("p-1");
+    let ct = enc.encrypt(b"x", &c).await.unwrap();
+    assert!(matches!(
+        shredder.shred(&request("p-1")).await,
+        Err(CompleteShredError::NotStarted {
+            source: AuditAppendError::Closed
+        })
+    ));
+    assert_eq!(enc.decrypt(&ct, &c).await.unwrap().expose_secret(), b"x");
+    assert_eq!(index.rows.lock().unwrap().len(), 1, "eraser not called");
+}
+
+/// Takes the first `n` records, then refuses.
+#[derive(Debug)]
+struct FailsAfter {
+    inner: InMemoryAuditSink,
+    n: usize,
+}
+
+#[async_trait]
+impl AuditSink for FailsAfter {
+    async fn append(&self, e: &AuditEvent) -> Result<AuditReceipt, AuditAppendError> {
+        if self.inner.events().len() >= self.n {
+            return Err(AuditAppendError::Closed);
+        }
+        self.inner.append(e).await
+    }
+}
+
+#[tokio::test]
+async fn a_closing_record_failure_is_reported_not_swallowed() {
+    let enc = encryptor(Arc::new(MemoryKeyStore::new()));
+    let index = index_with(&[("p-1", 11)]);
+    let audit = Arc::new(FailsAfter {
+        inner: InMemoryAuditSink::new(),
+        n: 1,
+    });
+    let shredder = Shredder::new(enc.clone(), index.clone(), audit.clone(), "ehr-api");
     let c = ctx("p-1");
     let ct = enc.encrypt(b"x", &c).await.unwrap();
     match shredder.shred(&request("p-1")).await {
@@ -273,6 +316,10 @@ async fn an_audit_failure_is_reported_not_swallowed() {
         enc.decrypt(&ct, &c).await,
         Err(DecryptError::KeyDestroyed)
     ));
+    // The start record is in the log: the erasure is not unrecorded.
+    let events = audit.inner.events();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].action_name.as_str(), "subject.shred.start");
 }
 
 #[tokio::test]
@@ -289,9 +336,10 @@ async fn a_failing_key_store_stops_before_anything_else() {
     ));
     assert_eq!(index.rows.lock().unwrap().len(), 1, "eraser not called");
     let events = audit.events();
-    assert_eq!(events.len(), 1);
-    assert_eq!(events[0].outcome, Outcome::SeriousFailure);
-    assert!(events[0].objects.iter().all(|o| o.id == "blind-index"));
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].action_name.as_str(), "subject.shred.start");
+    assert_eq!(events[1].outcome, Outcome::SeriousFailure);
+    assert!(events[1].objects.iter().all(|o| o.id == "blind-index"));
     assert_eq!(enc.decrypt(&ct, &c).await.unwrap().expose_secret(), b"x");
 }
 

@@ -75,9 +75,11 @@ pub struct ShredReport {
     pub audit: AuditReceipt,
 }
 
-/// Why a complete shred did not finish. Every variant after [`CompleteShredError::Keys`] means
-/// the keys **are** destroyed (the receipt says which); retry the shred to finish the rest —
-/// it is idempotent.
+/// Why a complete shred did not finish. [`CompleteShredError::NotStarted`],
+/// [`CompleteShredError::Keys`], [`CompleteShredError::InvalidRequest`] and
+/// [`CompleteShredError::NoRandomness`] mean nothing was destroyed; [`CompleteShredError::BlindIndex`]
+/// and [`CompleteShredError::NotRecorded`] mean the keys **are** destroyed (the receipt says
+/// which). Retry the shred to finish the rest — it is idempotent.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CompleteShredError {
@@ -97,7 +99,16 @@ pub enum CompleteShredError {
         #[source]
         source: BackendError,
     },
-    /// Keys and index values are gone, but the audit log did not take the record.
+    /// The audit log did not take the record of the shred about to start, so nothing was
+    /// destroyed (fail closed: no erasure without its record).
+    #[error("shred not started: the audit log did not take its record: {source}")]
+    NotStarted {
+        /// The audit sink's error.
+        #[source]
+        source: AuditAppendError,
+    },
+    /// Keys and index values are gone, but the audit log did not take the closing record (the
+    /// `subject.shred.start` record is in the log).
     #[error("subject shredded, but the audit record failed: {source}")]
     NotRecorded {
         /// The keys destroyed.
@@ -116,10 +127,12 @@ pub enum CompleteShredError {
     NoRandomness,
 }
 
-/// Crypto-shreds data subjects completely: destroys every data key version in the key store,
-/// purges them from the encryptor's cache, deletes the subject's blind-index values through
-/// the host's [`BlindIndexEraser`], and records a NEN 7513 `D` (delete) event `subject.shred`
-/// through the [`AuditSink`], naming each destroyed key. Afterwards the subject's ciphertexts
+/// Crypto-shreds data subjects completely: records a NEN 7513 `D` (delete) event
+/// `subject.shred.start` through the [`AuditSink`] — durable before anything irreversible
+/// happens, and nothing happens without it — then destroys every data key version in the key
+/// store, purges them from the encryptor's cache, deletes the subject's blind-index values
+/// through the host's [`BlindIndexEraser`], and records the `D` event `subject.shred` naming
+/// each destroyed key. Afterwards the subject's ciphertexts
 /// fail with [`DecryptError::KeyDestroyed`](biv_core::DecryptError::KeyDestroyed).
 ///
 /// Not covered (see `docs/key-management.md`): key-store backups (until the root KEK version
@@ -156,7 +169,8 @@ pub enum CompleteShredError {
 /// let report = shredder.shred(&request).await?;
 /// assert_eq!(report.keys.key_ids.len(), 1);
 /// assert!(matches!(enc.decrypt(&ct, &ctx).await, Err(DecryptError::KeyDestroyed)));
-/// assert_eq!(audit.events().len(), 1);
+/// let names: Vec<_> = audit.events().iter().map(|e| e.action_name.to_string()).collect();
+/// assert_eq!(names, ["subject.shred.start", "subject.shred"]);
 /// # std::fs::remove_dir_all(&dir)?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// # })?;
@@ -197,13 +211,20 @@ impl Shredder {
         }
     }
 
-    /// Shreds one subject: keys, caches, blind-index values, audit record.
+    /// Shreds one subject: the start record, keys, caches, blind-index values, the closing
+    /// record.
     ///
     /// # Errors
     /// [`CompleteShredError`]: a failure of any step is returned, never swallowed; retry.
     pub async fn shred(&self, request: &ShredRequest) -> Result<ShredReport, CompleteShredError> {
-        // Build (and validate) the event before anything irreversible happens.
-        let attempt = self.event(request, &[], Outcome::SeriousFailure)?;
+        // Build (and validate) the events before anything irreversible happens.
+        let attempt = self.event(request, "subject.shred", &[], Outcome::SeriousFailure)?;
+        let start = self.event(request, "subject.shred.start", &[], Outcome::Success)?;
+        // Fail closed: no key is destroyed unless the log holds the record that it is about to be.
+        self.audit
+            .append(&start)
+            .await
+            .map_err(|source| CompleteShredError::NotStarted { source })?;
         let receipt = match self
             .encryptor
             .shred(&request.tenant, &request.subject)
@@ -238,7 +259,7 @@ impl Shredder {
             }
         }
         destroyed.sort_unstable();
-        let event = self.event(request, &destroyed, outcome)?;
+        let event = self.event(request, "subject.shred", &destroyed, outcome)?;
         let recorded = self.audit.append(&event).await;
         match (erased, recorded) {
             (Ok(values), Ok(audit)) => Ok(ShredReport {
@@ -262,6 +283,7 @@ impl Shredder {
     fn event(
         &self,
         request: &ShredRequest,
+        name: &str,
         key_ids: &[u64],
         outcome: Outcome,
     ) -> Result<AuditEvent, CompleteShredError> {
@@ -274,7 +296,7 @@ impl Shredder {
             EventId::from_bytes(id),
             self.encryptor.clock.now(),
             EventAction::Delete,
-            "subject.shred",
+            name,
             request.actor.clone(),
             SourceSystem::new(self.source_system.clone()),
         )
