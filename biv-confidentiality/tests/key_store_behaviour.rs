@@ -575,3 +575,25 @@ async fn pg_concurrent_first_keys_and_rotations_end_with_one_winner() {
         2
     );
 }
+
+#[tokio::test]
+async fn debug_output_names_no_subject_and_no_wrapped_key() {
+    let dir = std::env::temp_dir().join(unique("biv-keystore-debug"));
+    let file = FileKeyStore::open(&dir).unwrap();
+    let memory = MemoryKeyStore::new();
+    for store in [&file as &dyn KeyStore, &memory] {
+        store
+            .insert_if_absent(key(7, b"p-secret-subject", 1, 0x5a))
+            .await
+            .unwrap();
+    }
+    for text in [format!("{file:?}"), format!("{memory:?}")] {
+        // Neither as text nor as the byte list a derived Debug prints.
+        assert!(!text.contains("secret"), "{text}");
+        assert!(!text.contains("112, 45, 115"), "{text}");
+        assert!(!text.contains("90, 90"), "{text}");
+        assert!(text.contains("keys: 1"), "{text}");
+    }
+    drop(file);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -297,10 +297,21 @@ pub trait KeyStore: Send + Sync + Debug {
 
 /// The index both in-tree file-less and file stores keep in memory. Mutations are planned
 /// (`plan_*` return the records to write) so the file store can persist before applying.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Index {
     by_id: BTreeMap<u64, StoredKey>,
     by_subject: HashMap<(Vec<u8>, Vec<u8>), Vec<u64>>,
+}
+
+/// Counts only: the records name tenants and subjects and hold wrapped keys, none of which
+/// belongs in a log line.
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index")
+            .field("keys", &self.by_id.len())
+            .field("subjects", &self.by_subject.len())
+            .finish()
+    }
 }
 
 impl Index {
