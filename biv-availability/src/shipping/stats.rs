@@ -106,7 +106,8 @@ impl SpoolStats {
         self.corrupt_frames.load(Ordering::Relaxed)
     }
 
-    /// Bytes skipped because of corrupt frames (the frame and the rest of its segment).
+    /// Bytes skipped because of corrupt frames (from the frame to the next valid one, or to the
+    /// end of its segment when none follows).
     pub fn corrupt_bytes(&self) -> u64 {
         self.corrupt_bytes.load(Ordering::Relaxed)
     }

@@ -102,6 +102,18 @@ pub(crate) fn decode_payload(payload: &[u8]) -> Option<LogRecord> {
     LogRecord::new(RecordId::from_bytes(id), time, level, dataset, line).ok()
 }
 
+/// The offset (at least 1) of the first whole frame in `bytes` after a damaged one at offset 0
+/// whose checksum holds and whose payload is a record: where reading can resume. A false match
+/// needs a plausible length, a matching CRC-32C and a well-formed payload header and record.
+pub(crate) fn next_record_frame(bytes: &[u8]) -> Option<usize> {
+    (1..bytes.len()).find(|&at| {
+        matches!(
+            decode_frame(bytes.get(at..).unwrap_or_default()),
+            Decoded::Frame { payload, .. } if decode_payload(payload).is_some()
+        )
+    })
+}
+
 fn read_u32(bytes: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
 }

@@ -478,7 +478,13 @@ fn recover(dir: &Path, stats: &SpoolStats) -> io::Result<u64> {
     let next = last.saturating_add(1).max(floor);
     let path = segment::path(dir, last);
     let bytes = std::fs::read(&path)?;
-    if !segment::header_ok(&bytes) || bytes.len() as u64 == segment::HEADER_LEN {
+    let header_len = segment::HEADER_LEN as usize;
+    let frames_after_header = bytes.len() > header_len
+        && (segment::header_ok(&bytes)
+            // (the search starts one byte into the slice: at the first frame's offset)
+            || frame::next_record_frame(bytes.get(header_len - 1..).unwrap_or_default())
+                .is_some());
+    if !frames_after_header {
         // Created but never written (a crash before or after the header): nothing to keep.
         if !bytes.is_empty() && !segment::header_ok(&bytes) {
             stats.add_torn(bytes.len() as u64);
@@ -487,14 +493,24 @@ fn recover(dir: &Path, stats: &SpoolStats) -> io::Result<u64> {
         segment::sync_dir(dir)?;
         return Ok(next);
     }
+    if !segment::header_ok(&bytes) {
+        // A damaged header over whole frames: left in place for the reader (which reads from
+        // the first frame on), never appended to again.
+        return Ok(next);
+    }
     let scan = segment::scan(&bytes);
     if let segment::Tail::Torn(torn) = scan.tail {
-        let file = OpenOptions::new().write(true).open(&path)?;
-        file.set_len(scan.valid_end)?;
-        file.sync_all()?;
-        stats.add_torn(torn);
+        // Cut only a real torn tail: whole frames after a "short" one mean its length was
+        // damaged, and the reader skips just that frame.
+        let tail = bytes.get(scan.valid_end as usize..).unwrap_or_default();
+        if frame::next_record_frame(tail).is_none() {
+            let file = OpenOptions::new().write(true).open(&path)?;
+            file.set_len(scan.valid_end)?;
+            file.sync_all()?;
+            stats.add_torn(torn);
+        }
     }
-    // A corrupt frame is left in place: the reader reports it and skips the rest of the
-    // segment, which is never appended to again.
+    // A corrupt frame is left in place: the reader reports it and skips it, and the segment
+    // is never appended to again.
     Ok(next)
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use biv_core::LogRecord;
 
 use super::ack::{self, Position};
-use super::frame::{Decoded, decode_frame, decode_payload};
+use super::frame::{Decoded, decode_frame, decode_payload, next_record_frame};
 use super::segment::{self, HEADER_LEN};
 use super::{READER_LOCK, SpoolOpenError, WRITER_LOCK, lock};
 use crate::shipping::stats::SpoolStats;
@@ -34,7 +34,7 @@ pub struct CorruptRegion {
     pub segment: u64,
     /// Where the bad frame starts.
     pub offset: u64,
-    /// Bytes skipped (the bad frame and the rest of the segment).
+    /// Bytes skipped (from the bad frame to the next valid one, or to the end of the segment).
     pub bytes: u64,
     /// `true` for a frame cut short by a crash (torn), `false` for a whole frame failing its
     /// CRC-32C or holding no valid record.
@@ -231,10 +231,20 @@ impl SpoolReader {
                     batch.next = pos;
                 }
                 SegmentEnd::Damaged { torn, file_len } => {
+                    // Whole, valid frames may follow the damage: a frame that fails its check,
+                    // or one cut short in a finished segment (a flipped length bit looks like a
+                    // torn tail). In the segment being written, a short frame is a write in
+                    // progress.
+                    let resume = match &self.current {
+                        Some((_, file)) if !torn || finished => resync(file, pos.offset, file_len)?,
+                        _ => None,
+                    };
+                    // A "short" frame with whole frames after it is damage, not a torn tail.
+                    let torn = torn && resume.is_none();
                     let region = CorruptRegion {
                         segment: id,
                         offset: pos.offset,
-                        bytes: file_len.saturating_sub(pos.offset),
+                        bytes: resume.unwrap_or(file_len).saturating_sub(pos.offset),
                         torn,
                     };
                     let first_report = self.reported != Some(pos);
@@ -248,6 +258,13 @@ impl SpoolReader {
                         if finished || !torn {
                             batch.corrupt.push(region);
                         }
+                    }
+                    if let Some(next) = resume {
+                        // Whole, valid frames follow the damage (in a finished segment or the
+                        // one being written): only the damaged bytes are skipped.
+                        pos.offset = next;
+                        batch.next = pos;
+                        continue;
                     }
                     if !finished {
                         // In the segment being written: a torn frame is a write in
@@ -419,4 +436,13 @@ fn read_segment(
             }
         }
     }
+}
+
+/// The offset of the first whole frame after the damaged one at `from` whose checksum holds and
+/// whose payload is a record, if the segment's bytes hold one: reading resumes there, so one
+/// damaged frame costs its own bytes, not the rest of the segment.
+fn resync(file: &File, from: u64, file_len: u64) -> io::Result<Option<u64>> {
+    let want = usize::try_from(file_len.saturating_sub(from)).unwrap_or(usize::MAX);
+    let bytes = segment::read_at(file, from, want)?;
+    Ok(next_record_frame(&bytes).map(|at| from + at as u64))
 }
