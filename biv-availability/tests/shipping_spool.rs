@@ -4,6 +4,7 @@
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use biv_availability::shipping::{
     FsyncPolicy, Position, Spool, SpoolConfig, SpoolOpenError, SpoolReader,
@@ -256,6 +257,37 @@ fn a_damaged_header_or_frame_length_in_the_newest_segment_loses_no_other_record_
         drop((spool, reader));
         std::fs::remove_dir_all(&dir).expect("cleanup");
     }
+}
+
+#[test]
+fn a_writer_lock_held_for_an_instant_delays_the_writer_and_one_held_on_refuses_it() {
+    let dir = fresh("probe");
+    drop(Spool::open(&dir, SpoolConfig::new()).expect("open"));
+    let hold = |millis: u64| {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(dir.join("writer.lock"))
+            .expect("the lock file");
+        file.try_lock().expect("take the lock");
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(millis));
+            drop(file);
+        })
+    };
+    // A reader's probe holds the lock for an instant: the writer waits it out.
+    let probe = hold(30);
+    let spool = Spool::open(&dir, SpoolConfig::new()).expect("opens after the probe");
+    probe.join().expect("probe");
+    drop(spool);
+    // Someone who keeps holding it is another writer: refused.
+    let other = hold(2_000);
+    assert!(matches!(
+        Spool::open(&dir, SpoolConfig::new()),
+        Err(SpoolOpenError::Locked { .. })
+    ));
+    other.join().expect("other");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
 #[test]

@@ -146,6 +146,9 @@ pub struct AppendOutcome {
     pub dropped_cap: u64,
 }
 
+/// How often opening a writer tries the lock (5 ms apart) before it reports `Locked`.
+const WRITER_LOCK_ATTEMPTS: u32 = 20;
+
 /// Takes the advisory lock `name` in `dir` without waiting.
 pub(crate) fn lock(dir: &Path, name: &str) -> io::Result<Option<File>> {
     let file = OpenOptions::new()
@@ -246,13 +249,22 @@ impl Spool {
             source,
         };
         std::fs::create_dir_all(&dir).map_err(io_err)?;
-        let lock =
-            lock(&dir, WRITER_LOCK)
-                .map_err(io_err)?
-                .ok_or_else(|| SpoolOpenError::Locked {
-                    dir: dir.clone(),
-                    role: "writer",
-                })?;
+        // A reader probes the writer's lock for an instant (to tell whether the newest segment
+        // is finished): a short, bounded retry keeps that probe from refusing a writer.
+        let mut held = None;
+        for attempt in 0..WRITER_LOCK_ATTEMPTS {
+            held = lock(&dir, WRITER_LOCK).map_err(io_err)?;
+            if held.is_some() {
+                break;
+            }
+            if attempt + 1 < WRITER_LOCK_ATTEMPTS {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+        let lock = held.ok_or_else(|| SpoolOpenError::Locked {
+            dir: dir.clone(),
+            role: "writer",
+        })?;
         let next = recover(&dir, &stats).map_err(io_err)?;
         let file = segment::create(&dir, next).map_err(io_err)?;
         let disk = segment::total_bytes(&dir).map_err(io_err)?;
