@@ -98,10 +98,8 @@ async fn recorder() -> (Recorder, String) {
 
 /// A port nothing listens on.
 fn closed_port_url() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("test setup");
-    let url = format!("http://{}", listener.local_addr().expect("test setup"));
-    drop(listener);
-    url
+    let addr = biv_testkit::net::ClosedPort::for_process().expect("a closed port");
+    format!("http://{addr}")
 }
 
 fn clock() -> Arc<dyn Clock> {

@@ -37,12 +37,11 @@ async fn http_server(status: u16) -> String {
     format!("http://{addr}")
 }
 
-/// A closed loopback port: bound, then released.
+/// A closed loopback port, held (bound, not listening) until the test process ends.
 fn closed_port() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    let addr = listener.local_addr().expect("local address").to_string();
-    drop(listener);
-    addr
+    biv_testkit::net::ClosedPort::for_process()
+        .expect("a closed port")
+        .to_string()
 }
 
 /// A fresh directory under the system temp dir.

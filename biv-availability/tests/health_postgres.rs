@@ -39,9 +39,8 @@ async fn a_missing_database_fails_without_printing_the_url() {
 
 #[tokio::test]
 async fn an_unreachable_server_fails() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
+    let closed = biv_testkit::net::ClosedPort::new().unwrap();
+    let port = closed.addr().port();
     let monitor = PostgresMonitor::new(
         "postgres:responseTime",
         format!("postgresql://biv@127.0.0.1:{port}/postgres"),

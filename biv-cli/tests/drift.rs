@@ -241,9 +241,8 @@ fn committed_config(name: &str) -> (PathBuf, PathBuf, PathBuf, String) {
 #[test]
 fn an_undeliverable_drift_alert_fails_the_check() {
     let (base, manifest, live, _) = committed_config("undeliverable");
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
-    let closed = format!("http://{}", listener.local_addr().expect("an address"));
-    drop(listener);
+    let closed_port = biv_testkit::net::ClosedPort::new().expect("a closed port");
+    let closed = closed_port.http_url();
     let out = biv(&[
         "drift",
         "check",

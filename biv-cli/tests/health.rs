@@ -22,8 +22,9 @@ fn config_file(name: &str, contents: &str) -> PathBuf {
 }
 
 fn closed_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    listener.local_addr().expect("address").port()
+    biv_testkit::net::ClosedPort::for_process()
+        .expect("a closed port")
+        .port()
 }
 
 fn report(output: &Output) -> Value {

@@ -34,9 +34,11 @@ mod clock;
 pub mod conformance;
 pub mod elastic;
 mod log_sink;
+pub mod net;
 mod notifier;
 mod samples;
 pub mod servers;
+pub mod witness;
 
 pub use audit_sink::InMemoryAuditSink;
 pub use clock::ManualClock;

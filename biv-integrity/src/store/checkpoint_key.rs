@@ -116,6 +116,36 @@ pub trait CheckpointAnchor: Send + Sync + fmt::Debug {
     /// # Errors
     /// A [`BackendError`] when the anchor cannot be read.
     fn latest(&self) -> Result<Option<Vec<u8>>, BackendError>;
+
+    /// Publishes a signed checkpoint with access to the log's consistency proofs, for anchors
+    /// that must prove the new checkpoint extends the one they hold (a c2sp.org/tlog-witness
+    /// witness). The stores call this one; the default ignores `proofs` and calls
+    /// [`CheckpointAnchor::publish`].
+    ///
+    /// # Errors
+    /// As [`CheckpointAnchor::publish`].
+    fn publish_with_proofs(
+        &self,
+        checkpoint: &SignedCheckpoint,
+        proofs: &dyn ConsistencyProver,
+    ) -> Result<(), BackendError> {
+        let _ = proofs;
+        self.publish(checkpoint)
+    }
+}
+
+/// The one capability a witness needs from the log it anchors: RFC 6962 consistency proofs
+/// between two tree sizes (at most the size being published).
+///
+/// [`FileLog`](super::FileLog) and [`FileLogReader`](super::FileLogReader) implement it; the
+/// file store hands its own tree to [`CheckpointAnchor::publish_with_proofs`].
+pub trait ConsistencyProver: Send + Sync + fmt::Debug {
+    /// The consistency proof from the tree of `old` entries to the tree of `new` entries
+    /// (`0 < old <= new`; empty when `old == new`).
+    ///
+    /// # Errors
+    /// A [`BackendError`] when the tree cannot be read or `new` is past the log.
+    fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, BackendError>;
 }
 
 /// A [`CheckpointAnchor`] that keeps the newest checkpoint in a file `checkpoint` in a directory

@@ -3,10 +3,14 @@
 mod checkpoint_key;
 mod file;
 mod postgres;
+mod witness;
 
-pub use checkpoint_key::{CheckpointAnchor, CheckpointKey, CheckpointSignError, DirectoryAnchor};
+pub use checkpoint_key::{
+    CheckpointAnchor, CheckpointKey, CheckpointSignError, ConsistencyProver, DirectoryAnchor,
+};
 pub use file::{
     DirVerifyError, FileLog, FileLogOptions, FileLogReader, OpenError, ProveError, ReadError,
     VerifyError, VerifyReport, verify_dir,
 };
 pub use postgres::{PgLog, PgLogError, PgLogOptions};
+pub use witness::{WitnessAnchor, WitnessError};

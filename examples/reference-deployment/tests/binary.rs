@@ -402,9 +402,8 @@ fn a_malformed_health_config_is_refused_with_its_key() {
 #[test]
 fn configured_dependencies_join_readiness() {
     let up = TcpListener::bind("127.0.0.1:0").expect("binds a port");
-    let down = TcpListener::bind("127.0.0.1:0").expect("binds a port");
-    let down_addr = down.local_addr().expect("has an address");
-    drop(down);
+    let down = biv_testkit::net::ClosedPort::new().expect("a closed port");
+    let down_addr = down.addr();
     let path = health_config(&format!(
         r#"{{"checks": [
             {{"name": "cache:connect", "type": "tcp", "address": "{}"}},

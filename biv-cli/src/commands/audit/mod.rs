@@ -3,7 +3,7 @@
 //! | command | what it does |
 //! |---|---|
 //! | `init --dir D --origin NAME` | creates a log and its checkpoint signing key |
-//! | `append --dir D` | appends `AuditEvent` JSON lines from stdin; one receipt line per event, printed only once durable |
+//! | `append --dir D [--witness URL --witness-key VKEY]` | appends `AuditEvent` JSON lines from stdin; one receipt line per event, printed only once durable; with a witness, ends with a checkpoint it cosigned |
 //! | `checkpoint --dir D` | prints the newest signed checkpoint |
 //! | `vkey --dir D` | prints the verifier key |
 //! | `entry --dir D --index N` | writes the raw entry bytes (exactly what was hashed) |
@@ -79,6 +79,8 @@ enum AuditCommand {
         /// behind or forked from the checkpoint found there.
         #[arg(long)]
         anchor: Option<PathBuf>,
+        #[command(flatten)]
+        witness: write::WitnessArgs,
     },
     /// Print the newest signed checkpoint.
     Checkpoint {
@@ -192,9 +194,12 @@ pub(crate) fn run(args: &AuditArgs) -> Exit {
             key,
             anchor,
         } => write::init(&log.dir, origin, key.as_deref(), anchor.as_deref()),
-        AuditCommand::Append { log, key, anchor } => {
-            write::append(&log.dir, key.as_deref(), anchor.as_deref())
-        }
+        AuditCommand::Append {
+            log,
+            key,
+            anchor,
+            witness,
+        } => write::append(&log.dir, key.as_deref(), anchor.as_deref(), witness),
         AuditCommand::Checkpoint { log } => read::checkpoint(&log.dir),
         AuditCommand::Vkey { log } => read::vkey(&log.dir),
         AuditCommand::Entry { log, index } => read::entry(&log.dir, *index),

@@ -1,20 +1,67 @@
 //! `biv audit init` and `biv audit append`: the commands that write.
 
 use std::io::{BufRead, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine;
 use biv_core::AuditEvent;
-use biv_integrity::store::{DirectoryAnchor, FileLog, FileLogOptions};
+use biv_integrity::store::{DirectoryAnchor, FileLog, FileLogOptions, WitnessAnchor};
+use biv_integrity::tlog::CosignatureVerifier;
+use clap::Args;
 
 use super::keyfile;
 use crate::exit::Exit;
 
+/// `biv audit append`'s witness: a c2sp.org/tlog-witness witness that cosigns checkpoints.
+#[derive(Debug, Args)]
+pub(super) struct WitnessArgs {
+    /// Also submit every checkpoint to this c2sp.org/tlog-witness witness (its submission
+    /// prefix, http://host[:port][/prefix]; plain HTTP), end with a checkpoint it cosigned, and
+    /// refuse to append when the log is behind or forked from the newest one it cosigned.
+    #[arg(
+        long,
+        value_name = "URL",
+        requires = "witness_key",
+        conflicts_with = "anchor"
+    )]
+    witness: Option<String>,
+    /// The witness's cosignature verifier key (name+hex+base64, type 0x04); repeat for more.
+    #[arg(long = "witness-key", value_name = "VKEY", requires = "witness")]
+    witness_key: Vec<String>,
+    /// Where the newest cosigned checkpoint is kept between runs (default:
+    /// <dir>/witness.checkpoint); keep it where the log's administrators cannot roll it back.
+    #[arg(long = "witness-state", value_name = "FILE", requires = "witness")]
+    witness_state: Option<PathBuf>,
+}
+
+impl WitnessArgs {
+    fn anchor(&self, dir: &Path) -> Result<Option<Arc<WitnessAnchor>>, String> {
+        let Some(url) = &self.witness else {
+            return Ok(None);
+        };
+        let keys = self
+            .witness_key
+            .iter()
+            .map(|k| {
+                CosignatureVerifier::from_vkey(k)
+                    .map_err(|e| format!("--witness-key {k}: not a cosignature verifier key: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let state = self
+            .witness_state
+            .clone()
+            .unwrap_or_else(|| dir.join("witness.checkpoint"));
+        let anchor = WitnessAnchor::new(url, keys)
+            .and_then(|a| a.with_state_file(&state))
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Arc::new(anchor)))
+    }
+}
+
 fn options(anchor: Option<&Path>) -> FileLogOptions {
     match anchor {
-        Some(a) => {
-            FileLogOptions::default().with_anchor(std::sync::Arc::new(DirectoryAnchor::new(a)))
-        }
+        Some(a) => FileLogOptions::default().with_anchor(Arc::new(DirectoryAnchor::new(a))),
         None => FileLogOptions::default(),
     }
 }
@@ -47,9 +94,15 @@ pub(super) fn append(
     dir: &Path,
     key: Option<&Path>,
     anchor: Option<&Path>,
+    witness: &WitnessArgs,
 ) -> Result<Exit, String> {
     let key = keyfile::load(dir, key)?;
-    let log = FileLog::open(dir, key, options(anchor)).map_err(|e| e.to_string())?;
+    let witness = witness.anchor(dir)?;
+    let options = match &witness {
+        Some(w) => FileLogOptions::default().with_anchor(w.clone()),
+        None => options(anchor),
+    };
+    let log = FileLog::open(dir, key, options).map_err(|e| e.to_string())?;
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     for (number, line) in stdin.lock().lines().enumerate() {
@@ -74,6 +127,18 @@ pub(super) fn append(
         )
         .and_then(|()| out.flush())
         .map_err(|e| format!("writing the receipt: {e}"))?;
+    }
+    if let Some(witness) = witness {
+        // The appends are durable either way; this says whether the witness vouches for them.
+        let checkpoint = log.checkpoint_now().map_err(|e| e.to_string())?;
+        witness
+            .add_checkpoint(&checkpoint, Some(&log))
+            .map_err(|e| {
+                format!(
+                    "every event was appended, but the witness did not cosign the checkpoint of size {}: {e}",
+                    checkpoint.checkpoint().size()
+                )
+            })?;
     }
     // Closing signs a checkpoint over everything appended.
     drop(log);

@@ -25,7 +25,7 @@ mod frame;
 mod index;
 mod levels;
 mod lock;
-mod publisher;
+pub(super) mod publisher;
 mod reader;
 mod recovery;
 mod segments;
@@ -51,7 +51,7 @@ pub use recovery::OpenError;
 pub use verify::{DirVerifyError, VerifyError, VerifyReport, verify_dir};
 use writer::{CheckpointPolicy, Committed, Message, Reply, Request};
 
-use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey};
+use crate::store::checkpoint_key::{CheckpointAnchor, CheckpointKey, ConsistencyProver};
 use crate::tlog::SignedCheckpoint;
 pub(crate) use atomic::write_atomically;
 
@@ -244,7 +244,8 @@ impl FileLog {
         let opened = recovery::create(dir, &key)?;
         if let (Some(anchor), Some(cp)) = (&options.anchor, &opened.last_checkpoint) {
             // Best effort, like every publication; counted when the writer publishes later ones.
-            let _ = anchor.publish(cp);
+            let tree = levels::LevelReader::new(&dir.join("tree"));
+            let _ = anchor.publish_with_proofs(cp, &tree);
         }
         Ok(Self::start(dir, key, options, opened))
     }
@@ -321,7 +322,10 @@ impl FileLog {
             history: opened.history,
             last_checkpoint: opened.last_checkpoint,
             last_checkpoint_at: std::time::Instant::now(),
-            publisher: options.anchor.clone().and_then(publisher::Publisher::start),
+            publisher: options.anchor.clone().and_then(|anchor| {
+                let tree = Arc::new(levels::LevelReader::new(&dir.join("tree")));
+                publisher::Publisher::start(anchor, tree)
+            }),
         };
         let handle = std::thread::Builder::new()
             .name("biv-audit-writer".into())
@@ -509,9 +513,10 @@ impl FileLog {
         self.committed().checkpoint_failures
     }
 
-    /// How many checkpoints the anchor failed to take since the log was opened (counted as of
-    /// the newest checkpoint; publishing runs on its own thread, so a hung anchor never stalls
-    /// appends).
+    /// How many publications the anchor failed to take since the log was opened, retries of a
+    /// failed one included (counted as of the newest checkpoint; publishing runs on its own
+    /// thread, so a hung anchor never stalls appends, and a failed publication is tried again
+    /// after 1 s, doubling up to 60 s, until it succeeds or a newer checkpoint replaces it).
     pub fn anchor_failures(&self) -> u64 {
         self.committed().anchor_failures
     }
@@ -550,6 +555,18 @@ impl FileLog {
     pub fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, ProveError> {
         self.check_size(new)?;
         Ok(consistency_proof(&self.levels, old, new)?)
+    }
+}
+
+impl ConsistencyProver for FileLog {
+    fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, biv_core::BackendError> {
+        FileLog::consistency_proof(self, old, new).map_err(biv_core::BackendError::new)
+    }
+}
+
+impl ConsistencyProver for FileLogReader {
+    fn consistency_proof(&self, old: u64, new: u64) -> Result<Vec<Hash>, biv_core::BackendError> {
+        FileLogReader::consistency_proof(self, old, new).map_err(biv_core::BackendError::new)
     }
 }
 

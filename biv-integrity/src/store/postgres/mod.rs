@@ -4,6 +4,7 @@
 //! Any number of processes may append to one log: each batch is sequenced in one transaction
 //! under a per-log advisory lock, so indices stay dense and the tree consistent.
 
+mod anchor;
 mod schema;
 mod writer;
 
@@ -83,7 +84,9 @@ impl PgLogOptions {
         self
     }
 
-    /// Publishes every checkpoint to `anchor`, and checks the log against it on connect.
+    /// Publishes every checkpoint to `anchor` from a thread of its own (with consistency proofs
+    /// read over a connection of its own, as a witness needs), and checks the log against it on
+    /// connect.
     #[must_use]
     pub fn with_anchor(mut self, anchor: Arc<dyn CheckpointAnchor>) -> Self {
         self.anchor = Some(anchor);
@@ -712,7 +715,11 @@ async fn start(
             key,
             interval: options.checkpoint_interval,
             every: options.checkpoint_every.max(1),
-            anchor: options.anchor.clone(),
+            // Published from a thread of its own, with proofs for a witness.
+            anchor: options
+                .anchor
+                .clone()
+                .map(|a| anchor::in_background(a, conninfo, log_id)),
             last_size: last_checkpoint.as_ref().map(|c| c.checkpoint().size()),
             last_root: last_checkpoint.as_ref().map(|c| *c.checkpoint().root()),
             last_at: std::time::Instant::now(),
