@@ -588,34 +588,150 @@ async fn the_writer_role_cannot_rewrite_the_state_row_to_a_forged_tree() {
         let text = format!("{err:?}");
         assert!(text.contains(why), "{sql}: {text}");
     }
-    // An entry appended by hand (the role may insert) with a state that does not describe the
-    // tree: refused, and the hand-made entry goes with the rolled-back transaction.
+    // Rows appended by hand (the role may insert) with a state row that does not describe the
+    // Merkle tree of the stored entries: each refused, and the rows go with the rolled-back
+    // transaction.
     let mut tx_client = client;
-    let tx = tx_client.transaction().await.unwrap();
     let entry = b"forged entry".to_vec();
     let leaf: Vec<u8> = Sha256::digest([&[0u8][..], &entry].concat()).to_vec();
+    let node =
+        |l: &[u8], r: &[u8]| -> Vec<u8> { Sha256::digest([&[1u8][..], l, r].concat()).to_vec() };
+    // The honest tree of size 12: node (1,5) = H(leaf 10, leaf 11), node (2,2) = H(node (1,4),
+    // node (1,5)); border [node (3,0), node (2,2)].
+    let leaf10 = Sha256::digest([&[0u8][..], &writer.entry(10).await.unwrap()].concat()).to_vec();
+    let (n30, n14) = (border[..32].to_vec(), border[32..64].to_vec());
+    let n15 = node(&leaf10, &leaf);
+    let n22 = node(&n14, &n15);
+    let honest_border = [n30.clone(), n22.clone()].concat();
+    let honest_root = node(&n30, &n22);
+    let bogus = vec![0xab; 32];
+    /// One forged append: the new entry's leaf hash, the nodes inserted as (level, index,
+    /// hash), the size claimed, and the error expected.
+    struct Forgery {
+        what: &'static str,
+        leaf_hash: Vec<u8>,
+        nodes: Vec<(i32, i64, Vec<u8>)>,
+        size: i64,
+        why: &'static str,
+    }
+    let forgery = |what, leaf_hash: &Vec<u8>, nodes: Vec<(i32, i64, Vec<u8>)>, size, why| Forgery {
+        what,
+        leaf_hash: leaf_hash.clone(),
+        nodes,
+        size,
+        why,
+    };
+    let honest_nodes = || vec![(1, 5, n15.clone()), (2, 2, n22.clone())];
+    let cases = [
+        forgery(
+            "a leaf hash that is not SHA-256(0x00 || entry)",
+            &bogus,
+            honest_nodes(),
+            12,
+            "does not match its leaf hash",
+        ),
+        forgery(
+            "the new nodes missing",
+            &leaf,
+            vec![],
+            12,
+            "nodes do not match",
+        ),
+        forgery(
+            "forged nodes with a border and root built on them",
+            &leaf,
+            vec![(1, 5, bogus.clone()), (2, 2, bogus.clone())],
+            12,
+            "nodes do not match",
+        ),
+        forgery(
+            "a size past the entries",
+            &leaf,
+            honest_nodes(),
+            13,
+            "does not match the stored entries",
+        ),
+        forgery(
+            "an entry left out (index 12 only)",
+            &leaf,
+            vec![],
+            13,
+            "does not match the stored entries",
+        ),
+    ];
+    for Forgery {
+        what,
+        leaf_hash,
+        nodes,
+        size,
+        why,
+    } in cases
+    {
+        let tx = tx_client.transaction().await.unwrap();
+        let idx: i64 = if what.starts_with("an entry left out") {
+            12
+        } else {
+            11
+        };
+        tx.execute(
+            "INSERT INTO biv_audit_entries (log_id, idx, event_id, entry, leaf_hash) VALUES ($1, $2, $3, $4, $5)",
+            &[&id, &idx, &vec![0xeeu8; 16], &entry, &leaf_hash],
+        )
+        .await
+        .unwrap();
+        for (level, index, hash) in &nodes {
+            tx.execute(
+                "INSERT INTO biv_audit_nodes (log_id, level, idx, hash) VALUES ($1, $2, $3, $4)",
+                &[&id, level, index, hash],
+            )
+            .await
+            .unwrap();
+        }
+        let (forged_border, forged_root) = if nodes.iter().any(|(_, _, h)| *h == bogus) {
+            ([n30.clone(), bogus.clone()].concat(), node(&n30, &bogus))
+        } else {
+            (honest_border.clone(), honest_root.clone())
+        };
+        let err = tx
+            .execute(
+                "UPDATE biv_audit_state SET size = $2, root = $3, border = $4 WHERE log_id = $1",
+                &[&id, &size, &forged_root, &forged_border],
+            )
+            .await
+            .expect_err(what);
+        assert!(format!("{err:?}").contains(why), "{what}: {err:?}");
+        drop(tx);
+    }
+    // The same rows done honestly are an append the role may make: accepted.
+    let tx = tx_client.transaction().await.unwrap();
     tx.execute(
         "INSERT INTO biv_audit_entries (log_id, idx, event_id, entry, leaf_hash) VALUES ($1, 11, $2, $3, $4)",
         &[&id, &vec![0xeeu8; 16], &entry, &leaf],
     )
     .await
     .unwrap();
-    let forged_border = [border.clone(), vec![0xab; 32]].concat();
-    let err = tx
-        .execute(
-            "UPDATE biv_audit_state SET size = 12, root = $2, border = $3 WHERE log_id = $1",
-            &[&id, &other_root, &forged_border],
-        )
-        .await
-        .expect_err("a forged border is refused");
-    assert!(
-        format!("{err:?}").contains("border does not match"),
-        "{err:?}"
-    );
-    drop(tx);
+    tx.execute(
+        "INSERT INTO biv_audit_nodes (log_id, level, idx, hash) VALUES ($1, 1, 5, $2), ($1, 2, 2, $3)",
+        &[&id, &n15, &n22],
+    )
+    .await
+    .unwrap();
+    tx.execute(
+        "UPDATE biv_audit_state SET size = 12, root = $2, border = $3 WHERE log_id = $1",
+        &[&id, &honest_root, &honest_border],
+    )
+    .await
+    .expect("an honest append by hand is accepted");
+    tx.rollback().await.unwrap();
     // Nothing changed; the log goes on and verifies.
     let (size_after, root_after, _) = state_row(&tx_client, &id).await;
     assert_eq!((size_after, &root_after), (11, &root));
     assert_eq!(writer.append(&event(11, 11)).await.unwrap().index(), 11);
     assert_eq!(writer.verify_full().await.unwrap(), 12);
+    writer.close().await;
+    drop(tx_client);
+    admin
+        .batch_execute(&format!("DROP OWNED BY {role}; DROP ROLE {role}"))
+        .await
+        .unwrap();
 }

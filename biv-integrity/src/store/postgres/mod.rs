@@ -193,6 +193,11 @@ impl PgLog {
     /// `PgLog`: appends never compete with the host's tasks for a worker, the log works from any
     /// runtime, and it stops when the `PgLog` is dropped.
     ///
+    /// Upgrading: when the schema's state trigger is older than this version's (which replays
+    /// every new entry onto the tree before the state row may move), connecting replaces it,
+    /// which takes the tables' owner. Connect once as the owner after an upgrade; until then a
+    /// writer-only role gets [`PgLogError::Database`] (permission denied).
+    ///
     /// # Errors
     /// [`PgLogError::Database`] when the server cannot be reached or the schema not installed.
     pub async fn connect(

@@ -8,12 +8,16 @@
 //! biv_audit_checkpoints (log_id, size) PK, note                  every signed checkpoint
 //! ```
 //! Triggers refuse UPDATE, DELETE and TRUNCATE on entries and nodes, DELETE and TRUNCATE on
-//! the state, and any UPDATE of the state that does not describe the stored tree: the size may
-//! only grow and must be the number of entries, the border must be the stored perfect subtrees
-//! of that size, and the root the RFC 6962 fold of the border (SHA-256 in the trigger). So the
-//! writer role, which gets INSERT and SELECT plus UPDATE of the state row, can append but cannot
-//! rewrite the state to a forged tree. A superuser can still disable triggers: the Merkle tree
-//! and the signed checkpoints published outside the database are what catch that.
+//! the state, and any UPDATE of the state that does not extend the tree it held by exactly the
+//! stored entries: the trigger replays the new entries onto the old compact range (border) as
+//! RFC 6962 leaves — each leaf hash must be SHA-256(0x00 ‖ entry), the indices dense up to the
+//! new size — requires every perfect subtree completed on the way to be stored with that hash,
+//! and the new border and root to be what the replay gives. So the writer role, which gets
+//! INSERT and SELECT plus UPDATE of the state row, can append entries but cannot move the state
+//! to a tree that is not the Merkle tree of the entries. (It can still insert rows the state does
+//! not cover yet; the next honest batch then fails on them, which stops the log rather than
+//! forging it.) A superuser can still disable triggers: the Merkle tree and the signed
+//! checkpoints published outside the database are what catch that.
 
 use tokio_postgres::Client;
 
@@ -54,12 +58,17 @@ BEGIN
 END $$;
 CREATE OR REPLACE FUNCTION biv_audit_state_grows() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
-    n      bigint := NEW.size;
-    start  bigint := 0;
-    parts  int    := 0;
-    stored bytea;
-    hashes bytea[] := '{}';
-    h      bytea;
+    n        bigint  := NEW.size;
+    s        bigint  := OLD.size;
+    border   bytea[] := '{}';
+    h        bytea;
+    k        int;
+    e        record;
+    levels   int[]    := '{}';
+    indices  bigint[] := '{}';
+    hashes   bytea[]  := '{}';
+    matched  bigint;
+    packed   bytea := ''::bytea;
 BEGIN
     IF NEW.log_id <> OLD.log_id OR NEW.size < OLD.size THEN
         RAISE EXCEPTION 'biv audit log state may only grow: % -> % refused', OLD.size, NEW.size
@@ -72,43 +81,64 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
-    -- The new size is the number of entries: the last one exists, none lies beyond it.
-    IF NOT EXISTS (SELECT 1 FROM biv_audit_entries WHERE log_id = NEW.log_id AND idx = n - 1)
-       OR EXISTS (SELECT 1 FROM biv_audit_entries WHERE log_id = NEW.log_id AND idx >= n) THEN
-        RAISE EXCEPTION 'biv audit log state size % does not match the stored entries', n
-            USING ERRCODE = 'insufficient_privilege';
-    END IF;
-    -- The border is the stored perfect subtrees of the tree of size n, left to right (a leaf
-    -- hash for a subtree of one leaf), and the root is RFC 6962's fold of it from the right.
-    FOR k IN REVERSE 62..0 LOOP
-        IF (n >> k) & 1 = 1 THEN
-            IF k = 0 THEN
-                SELECT leaf_hash INTO stored FROM biv_audit_entries
-                    WHERE log_id = NEW.log_id AND idx = start;
-            ELSE
-                SELECT hash INTO stored FROM biv_audit_nodes
-                    WHERE log_id = NEW.log_id AND level = k AND idx = start >> k;
-            END IF;
-            IF stored IS NULL
-               OR substring(NEW.border FROM parts * 32 + 1 FOR 32) IS DISTINCT FROM stored THEN
-                RAISE EXCEPTION 'biv audit log state border does not match the stored tree at level %', k
-                    USING ERRCODE = 'insufficient_privilege';
-            END IF;
-            hashes := array_append(hashes, stored);
-            parts := parts + 1;
-            start := start + (1::bigint << k);
-        END IF;
+    -- The old compact range (checked by this trigger when it was written).
+    FOR i IN 0 .. length(OLD.border) / 32 - 1 LOOP
+        border := array_append(border, substring(OLD.border FROM i * 32 + 1 FOR 32));
     END LOOP;
-    IF length(NEW.border) <> parts * 32 THEN
-        RAISE EXCEPTION 'biv audit log state border has % bytes, % expected', length(NEW.border), parts * 32
+    -- Append the new entries as RFC 6962 leaves: each leaf hash must be SHA-256(0x00 || entry),
+    -- the indices dense from the old size to the new one, and every perfect subtree completed
+    -- on the way is remembered to be matched against the stored nodes.
+    FOR e IN SELECT idx, entry, leaf_hash FROM biv_audit_entries
+             WHERE log_id = NEW.log_id AND idx >= OLD.size ORDER BY idx LOOP
+        IF e.idx <> s OR e.idx >= n THEN
+            RAISE EXCEPTION 'biv audit log state size % does not match the stored entries (entry % where % was expected)', n, e.idx, s
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        IF e.leaf_hash <> sha256('\x00'::bytea || e.entry) THEN
+            RAISE EXCEPTION 'biv audit log entry % does not match its leaf hash', e.idx
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+        h := e.leaf_hash;
+        k := 0;
+        WHILE (s >> k) & 1 = 1 LOOP
+            h := sha256('\x01'::bytea || border[array_length(border, 1)] || h);
+            border := border[1 : array_length(border, 1) - 1];
+            k := k + 1;
+            levels := array_append(levels, k);
+            indices := array_append(indices, s >> k);
+            hashes := array_append(hashes, h);
+        END LOOP;
+        border := array_append(border, h);
+        s := s + 1;
+    END LOOP;
+    IF s <> n THEN
+        RAISE EXCEPTION 'biv audit log state size % does not match the stored entries (they end at %)', n, s
             USING ERRCODE = 'insufficient_privilege';
     END IF;
-    h := hashes[parts];
-    FOR i IN REVERSE parts - 1..1 LOOP
-        h := sha256('\x01'::bytea || hashes[i] || h);
+    IF cardinality(levels) > 0 THEN
+        SELECT count(*) INTO matched
+            FROM unnest(levels, indices, hashes) AS made(level, idx, hash)
+            JOIN biv_audit_nodes AS stored
+              ON stored.log_id = NEW.log_id AND stored.level = made.level
+             AND stored.idx = made.idx AND stored.hash = made.hash;
+        IF matched <> cardinality(levels) THEN
+            RAISE EXCEPTION 'biv audit log nodes do not match the tree of the stored entries at size %', n
+                USING ERRCODE = 'insufficient_privilege';
+        END IF;
+    END IF;
+    FOR i IN 1 .. cardinality(border) LOOP
+        packed := packed || border[i];
+    END LOOP;
+    IF NEW.border <> packed THEN
+        RAISE EXCEPTION 'biv audit log state border does not match the tree of the stored entries at size %', n
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    h := border[cardinality(border)];
+    FOR i IN REVERSE cardinality(border) - 1 .. 1 LOOP
+        h := sha256('\x01'::bytea || border[i] || h);
     END LOOP;
     IF h <> NEW.root THEN
-        RAISE EXCEPTION 'biv audit log state root does not match the stored tree of size %', n
+        RAISE EXCEPTION 'biv audit log state root does not match the tree of the stored entries at size %', n
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NEW;
@@ -156,7 +186,7 @@ pub(crate) async fn install(
             .query_one(
                 "SELECT to_regclass('biv_audit_checkpoints') IS NOT NULL
                     AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'biv_audit_state_grows'
-                                AND prosrc LIKE '%border does not match the stored tree%')",
+                                AND prosrc LIKE '%does not match its leaf hash%')",
                 &[],
             )
             .await?

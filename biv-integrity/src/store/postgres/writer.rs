@@ -319,9 +319,9 @@ impl PgWriter {
                 .into_iter()
                 .map(|row| row.get::<_, Vec<u8>>(0))
                 .collect();
-            // A batch that met recorded ids is retried without them; its state update was
-            // refused by the state trigger (the size counted entries that were not inserted),
-            // so the duplicates are looked at before the other results.
+            // A batch that met recorded ids is retried without them. Its state update was then
+            // refused by the state trigger (the indices it counted are not all stored), so the
+            // duplicates are looked at before the other results.
             if inserted.len() < event_ids.len() {
                 tx.rollback().await.map_err(backend)?;
                 let duplicates = event_ids
