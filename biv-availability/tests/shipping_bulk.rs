@@ -483,3 +483,60 @@ fn the_blocking_form_ships_without_a_runtime_and_refuses_inside_one() {
     assert!(matches!(err, Err(ShipError::Runtime(_))));
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
+
+#[tokio::test]
+async fn a_damaged_frame_is_dead_lettered_once_while_the_lingering_shipper_reads_it_again() {
+    let es = ElasticReceiver::start().expect("receiver");
+    let dir = fresh("damaged-linger");
+    // A finished segment (the writer is closed) with one damaged frame in the middle.
+    drop(fill(&dir, 10));
+    let seg = std::fs::read_dir(&dir)
+        .expect("spool dir")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "seg"))
+        .expect("a segment");
+    let mut bytes = std::fs::read(&seg).expect("segment");
+    let frame_len = 8 + 32 + sample_log_record(0).line().len();
+    bytes[16 + 4 * frame_len + 8 + 32 + 10] ^= 0x20;
+    std::fs::write(&seg, &bytes).expect("damage");
+
+    // Polled every 5 ms, lingering 200 ms: the damaged region is read again and again before
+    // the batch goes out.
+    let mut s = shipper(
+        &dir,
+        &es,
+        fast().with_timing(Duration::from_millis(200), Duration::from_millis(5)),
+    );
+    let dead_letter = s.dead_letter_path().to_path_buf();
+    let stats = s.stats();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let r = s
+            .run(async {
+                let _ = stop_rx.await;
+            })
+            .await;
+        (r, s)
+    });
+    let deadline = Instant::now() + BOUND;
+    while stats.delivered() < 9 {
+        assert!(Instant::now() < deadline, "delivered in time");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // A few more polls past the ack: nothing is written twice.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop_tx.send(()).expect("stop");
+    let (report, _s) = task.await.expect("join");
+    let report = report.expect("run");
+    assert_eq!(report.delivered, 9, "every record but the damaged one");
+    assert_eq!(report.corrupt_regions, 1);
+    let lines = std::fs::read_to_string(&dead_letter).expect("dead-letter file");
+    let corrupt: Vec<&str> = lines
+        .lines()
+        .filter(|l| l.contains("\"corrupt_frame\""))
+        .collect();
+    assert_eq!(corrupt.len(), 1, "{lines}");
+    let stored = stored_ids(&es);
+    assert_eq!(stored.len(), 9);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

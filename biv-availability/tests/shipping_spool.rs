@@ -276,7 +276,7 @@ fn a_writer_lock_held_for_an_instant_delays_the_writer_and_one_held_on_refuses_i
         })
     };
     // A reader's probe holds the lock for an instant: the writer waits it out.
-    let probe = hold(30);
+    let probe = hold(10);
     let spool = Spool::open(&dir, SpoolConfig::new()).expect("opens after the probe");
     probe.join().expect("probe");
     drop(spool);

@@ -334,14 +334,20 @@ impl ElasticReceiver {
         self.wait_listening(true);
     }
 
-    /// Waits (at most ten seconds) until the serving loop reports `listening`.
+    /// Waits until the serving loop reports `listening`; a test kit's stop or resume that
+    /// cannot take effect within ten seconds fails the test rather than letting it go on
+    /// against a receiver in the wrong state.
     fn wait_listening(&self, listening: bool) {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut state = self.shared.lock();
         while state.listening != listening {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return;
+                panic!(
+                    "ElasticReceiver on {}: still {} after 10 s",
+                    self.addr,
+                    if listening { "not listening" } else { "listening" }
+                );
             }
             state = self
                 .shared

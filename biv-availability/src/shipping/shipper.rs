@@ -210,6 +210,9 @@ pub struct BulkShipper {
     jitter: Jitter,
     report: ShipReport,
     waiting_since: Option<tokio::time::Instant>,
+    /// Damaged regions already written to the dead-letter file, by (segment, offset): a region
+    /// comes back with every read until the ack passes it. Pruned on ack.
+    dead_lettered: std::collections::BTreeSet<Position>,
 }
 
 impl std::fmt::Debug for BulkShipper {
@@ -262,6 +265,7 @@ impl BulkShipper {
             jitter: Jitter::from_os(),
             report,
             waiting_since: None,
+            dead_lettered: std::collections::BTreeSet::new(),
         })
     }
 
@@ -390,6 +394,8 @@ impl BulkShipper {
     fn ack(&mut self, pos: Position) -> Result<(), ShipError> {
         self.reader.ack(pos).map_err(ShipError::Spool)?;
         self.report.acked = self.reader.acked();
+        let acked = self.report.acked;
+        self.dead_lettered.retain(|at| *at >= acked);
         Ok(())
     }
 
@@ -409,9 +415,17 @@ impl BulkShipper {
             self.stats.set_lag(lag);
         }
         for region in &batch.corrupt {
+            let at = Position {
+                segment: region.segment,
+                offset: region.offset,
+            };
+            if self.dead_lettered.contains(&at) {
+                continue;
+            }
             self.dead
                 .corrupt(now, region)
                 .map_err(|e| self.dead_letter_error(e))?;
+            self.dead_lettered.insert(at);
             self.report.corrupt_regions += 1;
         }
         let mut work: Vec<Vec<usize>> = vec![(0..batch.records.len()).collect()];

@@ -69,7 +69,11 @@ pub struct SpoolReader {
     stats: Arc<SpoolStats>,
     acked: Position,
     current: Option<(u64, File)>,
-    reported: Option<Position>,
+    /// Damaged positions already counted in the stats (a region is read again until the ack
+    /// passes it); pruned on ack.
+    counted: std::collections::BTreeSet<Position>,
+    /// The damaged position the reader waits at in the segment being written, once reported.
+    waiting: Option<Position>,
     _lock: File,
 }
 
@@ -132,7 +136,8 @@ impl SpoolReader {
             stats,
             acked,
             current: None,
-            reported: None,
+            counted: std::collections::BTreeSet::new(),
+            waiting: None,
             _lock: lock,
         })
     }
@@ -247,17 +252,26 @@ impl SpoolReader {
                         bytes: resume.unwrap_or(file_len).saturating_sub(pos.offset),
                         torn,
                     };
-                    let first_report = self.reported != Some(pos);
-                    if first_report {
-                        self.reported = Some(pos);
-                        if torn && finished {
+                    let passed = resume.is_some() || finished;
+                    // Counted once per position; a short frame only once it is known to be
+                    // torn (in a finished segment).
+                    if (!torn || finished) && self.counted.insert(pos) {
+                        if torn {
                             self.stats.add_torn(region.bytes);
-                        } else if !torn {
+                        } else {
                             self.stats.add_corrupt(region.bytes);
                         }
-                        if finished || !torn {
-                            batch.corrupt.push(region);
-                        }
+                    }
+                    if passed {
+                        // Reported with every batch that moves past it: the shipper may drop
+                        // a batch unshipped (it lingers for more) and read again; it
+                        // dead-letters each region once.
+                        batch.corrupt.push(region);
+                    } else if !torn && self.waiting != Some(pos) {
+                        // A corrupt frame with nothing valid after it in the segment being
+                        // written: reported once while the reader waits there.
+                        self.waiting = Some(pos);
+                        batch.corrupt.push(region);
                     }
                     if let Some(next) = resume {
                         // Whole, valid frames follow the damage (in a finished segment or the
@@ -267,14 +281,10 @@ impl SpoolReader {
                         continue;
                     }
                     if !finished {
-                        // In the segment being written: a torn frame is a write in
-                        // progress; a corrupt one stays until the segment is finished.
-                        if torn {
-                            self.reported = None;
-                        }
+                        // In the segment being written: a torn frame is a write in progress;
+                        // a corrupt one stays until the segment is finished.
                         break;
                     }
-                    self.reported = None;
                     pos = Position {
                         segment: id.saturating_add(1),
                         offset: HEADER_LEN,
@@ -299,6 +309,7 @@ impl SpoolReader {
         }
         ack::store(&self.dir, pos)?;
         self.acked = pos;
+        self.counted.retain(|damaged| *damaged >= pos);
         for id in segment::list(&self.dir)? {
             if id >= pos.segment {
                 break;
