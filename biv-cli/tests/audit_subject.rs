@@ -115,6 +115,7 @@ fn subject_refs_are_the_documented_hmac_and_bad_input_prints_nothing() {
     std::fs::write(&short, "0011").unwrap();
     for args in [
         vec!["--subject-key", "nofile"],
+        vec!["--subject-key", OLD_KEY],
         vec!["--subject-key", "k=/nonexistent/key.hex"],
         vec!["--subject-key", &format!("k={}", short.display())],
         vec!["--subject-key", &old, "--normalizer", "soundex"],
@@ -242,6 +243,7 @@ fn a_patient_report_finds_events_from_before_and_after_a_key_rotation() {
         (vec!["--subject-key", &new], "123456789"),
         (vec!["--subject-key", &new], ""),
         (vec!["--subject", "111222333"], ""),
+        (vec!["--subject", BSN, "--subject-key", &new], ""),
     ] {
         let mut full = vec!["audit", "patient-report", "--dir", d];
         full.extend(args.iter().copied());

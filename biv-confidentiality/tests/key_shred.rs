@@ -169,8 +169,10 @@ async fn a_complete_shred_destroys_keys_and_index_values_and_records_it() {
     let events = audit.events();
     assert_eq!(events.len(), 2);
     let start = &events[0];
-    assert_eq!(start.action, EventAction::Delete);
+    // The start record claims no destruction: the procedure ran, nothing was deleted yet.
+    assert_eq!(start.action, EventAction::Execute);
     assert_eq!(start.action_name.as_str(), "subject.shred.start");
+    assert!(start.objects.iter().all(|o| o.lifecycle.is_none()));
     assert_eq!(start.subject, events[1].subject);
     assert_ne!(start.id, events[1].id);
     let e = &events[1];

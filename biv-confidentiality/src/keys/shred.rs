@@ -127,7 +127,7 @@ pub enum CompleteShredError {
     NoRandomness,
 }
 
-/// Crypto-shreds data subjects completely: records a NEN 7513 `D` (delete) event
+/// Crypto-shreds data subjects completely: records a NEN 7513 `E` (execute) event
 /// `subject.shred.start` through the [`AuditSink`] — durable before anything irreversible
 /// happens, and nothing happens without it — then destroys every data key version in the key
 /// store, purges them from the encryptor's cache, deletes the subject's blind-index values
@@ -219,7 +219,7 @@ impl Shredder {
     pub async fn shred(&self, request: &ShredRequest) -> Result<ShredReport, CompleteShredError> {
         // Build (and validate) the events before anything irreversible happens.
         let attempt = self.event(request, "subject.shred", &[], Outcome::SeriousFailure)?;
-        let start = self.event(request, "subject.shred.start", &[], Outcome::Success)?;
+        let start = self.start_event(request)?;
         // Fail closed: no key is destroyed unless the log holds the record that it is about to be.
         self.audit
             .append(&start)
@@ -280,6 +280,31 @@ impl Shredder {
         }
     }
 
+    /// The record that a shred is about to run: action E (the erasure procedure started), the
+    /// subject, operator and purpose, and what it will erase — no destruction is claimed yet.
+    fn start_event(&self, request: &ShredRequest) -> Result<AuditEvent, CompleteShredError> {
+        let keys = InvolvedObject::new(ObjectType::SystemObject, "data-keys")
+            .with_role("security-resource")
+            .with_id_type("biv-data-key");
+        let index = InvolvedObject::new(ObjectType::SystemObject, "blind-index")
+            .with_role("resource")
+            .with_id_type("biv-blind-index-values");
+        Ok(AuditEvent::builder(
+            new_event_id()?,
+            self.encryptor.clock.now(),
+            EventAction::Execute,
+            "subject.shred.start",
+            request.actor.clone(),
+            SourceSystem::new(self.source_system.clone()),
+        )
+        .outcome(Outcome::Success)
+        .subject(request.subject_ref.clone())
+        .purpose_of_use(request.purpose.clone())
+        .object(keys)
+        .object(index)
+        .build()?)
+    }
+
     fn event(
         &self,
         request: &ShredRequest,
@@ -287,13 +312,8 @@ impl Shredder {
         key_ids: &[u64],
         outcome: Outcome,
     ) -> Result<AuditEvent, CompleteShredError> {
-        let mut id = [0u8; 16];
-        getrandom::fill(&mut id).map_err(|_| CompleteShredError::NoRandomness)?;
-        // RFC 9562 version 4 / variant bits.
-        id[6] = (id[6] & 0x0f) | 0x40;
-        id[8] = (id[8] & 0x3f) | 0x80;
         let mut builder = AuditEvent::builder(
-            EventId::from_bytes(id),
+            new_event_id()?,
             self.encryptor.clock.now(),
             EventAction::Delete,
             name,
@@ -317,4 +337,13 @@ impl Shredder {
         index.lifecycle = Some("destruction".into());
         Ok(builder.object(index).build()?)
     }
+}
+
+/// A random (RFC 9562 version 4) event id.
+fn new_event_id() -> Result<EventId, CompleteShredError> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|_| CompleteShredError::NoRandomness)?;
+    id[6] = (id[6] & 0x0f) | 0x40;
+    id[8] = (id[8] & 0x3f) | 0x80;
+    Ok(EventId::from_bytes(id))
 }

@@ -14,9 +14,10 @@ use crate::exit::Exit;
 /// Parses `ID=FILE` and reads the hex key material from FILE.
 pub(super) fn load_key(spec: &str) -> Result<SubjectKey, String> {
     let Some((id, file)) = spec.split_once('=') else {
-        return Err(format!(
-            "--subject-key {spec:?}: expected KEY_ID=FILE (the file holds the key as hex digits)"
-        ));
+        // The value is not echoed: it may be the key itself, pasted in the wrong place.
+        return Err(
+            "--subject-key: expected KEY_ID=FILE (the file holds the key as hex digits)".to_owned(),
+        );
     };
     let text = Zeroizing::new(
         std::fs::read_to_string(Path::new(file))
