@@ -74,6 +74,9 @@ pub struct SpoolReader {
     counted: std::collections::BTreeSet<Position>,
     /// The damaged position the reader waits at in the segment being written, once reported.
     waiting: Option<Position>,
+    /// The last resynchronisation: (damaged position, segment length scanned, result), so a
+    /// reader polling a damaged segment that has not grown does not scan it again.
+    last_resync: Option<(Position, u64, Option<u64>)>,
     _lock: File,
 }
 
@@ -138,6 +141,7 @@ impl SpoolReader {
             current: None,
             counted: std::collections::BTreeSet::new(),
             waiting: None,
+            last_resync: None,
             _lock: lock,
         })
     }
@@ -240,8 +244,13 @@ impl SpoolReader {
                     // or one cut short in a finished segment (a flipped length bit looks like a
                     // torn tail). In the segment being written, a short frame is a write in
                     // progress.
-                    let resume = match &self.current {
-                        Some((_, file)) if !torn || finished => resync(file, pos.offset, file_len)?,
+                    let resume = match (&self.current, self.last_resync) {
+                        (_, Some((at, len, found))) if at == pos && len == file_len => found,
+                        (Some((_, file)), _) if !torn || finished => {
+                            let found = resync(file, pos.offset, file_len)?;
+                            self.last_resync = Some((pos, file_len, found));
+                            found
+                        }
                         _ => None,
                     };
                     // A "short" frame with whole frames after it is damage, not a torn tail.
