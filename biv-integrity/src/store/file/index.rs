@@ -6,7 +6,9 @@
 use std::fs::{File, OpenOptions};
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use super::atomic::{set_len, sync_all, sync_data, write_at};
 
 pub(crate) const INDEX_FILE: &str = "index";
 pub(crate) const RECORD_BYTES: u64 = 32;
@@ -44,6 +46,7 @@ impl Location {
 #[derive(Debug)]
 pub(crate) struct Index {
     file: File,
+    path: PathBuf,
     written: u64,
     pending: Vec<u8>,
 }
@@ -52,23 +55,25 @@ impl Index {
     /// Opens the index for `size` committed entries, cutting records past it. `Ok(None)` when it
     /// holds fewer records than that: the caller rebuilds it.
     pub(crate) fn open(dir: &Path, size: u64) -> io::Result<Option<Index>> {
+        let path = dir.join(INDEX_FILE);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(dir.join(INDEX_FILE))?;
+            .open(&path)?;
         let want = size * RECORD_BYTES;
         let have = file.metadata()?.len();
         if have < want {
             return Ok(None);
         }
         if have > want {
-            file.set_len(want)?;
-            file.sync_all()?;
+            set_len(&file, &path, want)?;
+            sync_all(&file, &path)?;
         }
         Ok(Some(Index {
             file,
+            path,
             written: want,
             pending: Vec::new(),
         }))
@@ -76,14 +81,16 @@ impl Index {
 
     /// Empties the index (before a rebuild).
     pub(crate) fn truncate(dir: &Path) -> io::Result<Index> {
+        let path = dir.join(INDEX_FILE);
         let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(true)
-            .open(dir.join(INDEX_FILE))?;
+            .open(&path)?;
         Ok(Index {
             file,
+            path,
             written: 0,
             pending: Vec::new(),
         })
@@ -96,7 +103,7 @@ impl Index {
     /// Writes the pending records (to the page cache).
     pub(crate) fn write(&mut self) -> io::Result<()> {
         if !self.pending.is_empty() {
-            self.file.write_all_at(&self.pending, self.written)?;
+            write_at(&self.file, &self.path, &self.pending, self.written)?;
             self.written += self.pending.len() as u64;
             self.pending.clear();
         }
@@ -106,7 +113,12 @@ impl Index {
     /// Makes everything written so far durable.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         self.write()?;
-        self.file.sync_data()
+        sync_data(&self.file, &self.path)
+    }
+
+    /// The record of entry `index` (written, not necessarily synced).
+    pub(crate) fn location(&self, index: u64) -> io::Result<Location> {
+        read_location(&self.file, index)
     }
 
     /// Every committed record's event id, in order.

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Mutex;
 
+use super::atomic::{set_len, sync_all, sync_data, write_at};
+
 use crate::tlog::{CompactRange, Hash, NodeId, NodeSource, NodeSourceError};
 
 /// Number of levels kept: enough for 2^63 leaves.
@@ -95,12 +97,13 @@ impl LevelWriter {
         let mut written = Vec::new();
         let mut level = 0;
         while level == 0 || (level < MAX_LEVELS && (size >> level) > 0) {
+            let path = level_path(dir, level);
             let f = OpenOptions::new()
                 .read(true)
                 .write(true)
                 .create(true)
                 .truncate(false)
-                .open(level_path(dir, level))?;
+                .open(&path)?;
             let count = size >> level;
             let want = count * 32;
             let have = f.metadata()?.len();
@@ -108,8 +111,8 @@ impl LevelWriter {
                 return Ok(None);
             }
             if have > want {
-                f.set_len(want)?;
-                f.sync_all()?;
+                set_len(&f, &path, want)?;
+                sync_all(&f, &path)?;
             }
             if count % 2 == 1 {
                 let mut buf = [0u8; 32];
@@ -171,16 +174,17 @@ impl LevelWriter {
 
     /// Writes the pending records (to the page cache; see [`LevelWriter::sync`]).
     pub(crate) fn write(&mut self) -> io::Result<()> {
-        for ((file, pending), written) in self
+        for (level, ((file, pending), written)) in self
             .files
             .iter()
             .zip(&mut self.pending)
             .zip(&mut self.written)
+            .enumerate()
         {
             if pending.is_empty() {
                 continue;
             }
-            file.write_all_at(pending, *written)?;
+            write_at(file, &level_path(&self.dir, level), pending, *written)?;
             *written += pending.len() as u64;
             pending.clear();
         }
@@ -190,7 +194,10 @@ impl LevelWriter {
     /// Makes everything written so far durable.
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         self.write()?;
-        self.files.iter().try_for_each(File::sync_data)
+        self.files
+            .iter()
+            .enumerate()
+            .try_for_each(|(level, file)| sync_data(file, &level_path(&self.dir, level)))
     }
 
     /// The root of the tree as appended so far (pending records included).

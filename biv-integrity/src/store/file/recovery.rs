@@ -1,11 +1,11 @@
-//! Creating a log directory, and opening one after a clean stop or a crash.
+//! Creating a log directory, and opening one after a clean stop, a crash or a failed write.
 
 use std::collections::HashSet;
 use std::io;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
-use super::atomic::sync_dir;
+use super::atomic::{create_new, set_len, sync_all, sync_dir, write_at};
 use super::checkpoints::History;
 use super::frame;
 use super::index::{Index, Location};
@@ -56,6 +56,21 @@ pub enum OpenError {
         expected: u64,
         /// Bytes on disk.
         found: u64,
+    },
+    /// A sealed segment's last frame is not the committed entry the index and the tree hold
+    /// for it: the file was replaced or rewritten (or, less likely, the derived `index` or
+    /// `tree/` files are damaged — removing both makes the next open rebuild them from the
+    /// segments, and then a changed segment shows as a root or checkpoint mismatch).
+    #[error(
+        "segment starting at entry {first} does not end with the committed entry {index}: {what}"
+    )]
+    SegmentContent {
+        /// Index of the segment's first entry.
+        first: u64,
+        /// Index of the segment's last committed entry.
+        index: u64,
+        /// What is wrong.
+        what: &'static str,
     },
     /// A segment file the state does not know sits between committed ones.
     #[error("unexpected segment file starting at entry {first}")]
@@ -170,9 +185,19 @@ pub(crate) fn create(dir: &Path, key: &CheckpointKey) -> Result<Opened, OpenErro
     if TreeState::load(dir)
         .map_err(io_err("reading state.json"))?
         .is_some()
-        || dir.join(SEGMENTS_DIR).exists()
     {
         return Err(OpenError::AlreadyExists(dir.display().to_string()));
+    }
+    if dir.join(SEGMENTS_DIR).exists() {
+        if !failed_creation(dir).map_err(io_err("reading the log directory"))? {
+            return Err(OpenError::AlreadyExists(dir.display().to_string()));
+        }
+        // Only an empty first segment can be there; it is created again below.
+        match std::fs::remove_file(segment_path(dir, 0)) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err("removing an empty segment")(e)),
+        }
     }
     std::fs::create_dir_all(dir.join(SEGMENTS_DIR)).map_err(io_err("creating segments/"))?;
     std::fs::create_dir_all(dir.join(TREE_DIR)).map_err(io_err("creating tree/"))?;
@@ -220,6 +245,26 @@ pub(crate) fn create(dir: &Path, key: &CheckpointKey) -> Result<Opened, OpenErro
         last_checkpoint: Some(first),
         ids: HashSet::new(),
     })
+}
+
+/// Whether `dir` (which has no `state.json`) holds only what a creation that failed before
+/// its first commit leaves: no signed checkpoint, and no segment file but an empty first one.
+/// Nothing was ever acknowledged there, so creating the log may start again. Anything else
+/// (a segment with bytes, another segment, a checkpoint) is a log that lost its state: refused.
+fn failed_creation(dir: &Path) -> io::Result<bool> {
+    match std::fs::metadata(dir.join(super::checkpoints::CHECKPOINTS_FILE)) {
+        Ok(meta) if meta.len() > 0 => return Ok(false),
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    for entry in std::fs::read_dir(dir.join(SEGMENTS_DIR))? {
+        let entry = entry?;
+        if entry.file_name() != format!("{:020}.seg", 0).as_str() || entry.metadata()?.len() > 0 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 pub(crate) fn open(
@@ -281,6 +326,7 @@ pub(crate) fn open(
             computed: hex(&root),
         });
     }
+    check_sealed_tails(dir, &state, &index, &LevelReader::new(&tree_dir))?;
     let opened_history =
         History::open(dir).map_err(|e| OpenError::CheckpointInvalid(e.to_string()))?;
     let (history, latest) = (opened_history.history, opened_history.latest);
@@ -372,8 +418,6 @@ fn check_checkpoint(
     Ok(())
 }
 
-/// Every committed segment is present, the same file, and of the committed size; uncommitted
-/// segment files after the last one are removed.
 /// Records the current file identity of every committed segment (after a restore or a move to
 /// other storage); the caller verifies the whole log before trusting it.
 fn rebind_segments(dir: &Path, state: &mut TreeState) -> Result<(), OpenError> {
@@ -392,6 +436,8 @@ fn rebind_segments(dir: &Path, state: &mut TreeState) -> Result<(), OpenError> {
     Ok(())
 }
 
+/// Every committed segment is present, the same file, and of the committed size; returns the
+/// uncommitted segment files after the last one (removed only in phase 2).
 fn check_segments(dir: &Path, state: &TreeState) -> Result<Vec<u64>, OpenError> {
     let last = state.segments.len() - 1;
     for (i, seg) in state.segments.iter().enumerate() {
@@ -431,7 +477,69 @@ fn check_segments(dir: &Path, state: &TreeState) -> Result<Vec<u64>, OpenError> 
     Ok(uncommitted)
 }
 
-/// Checks the active segment's committed bytes frame by frame and cuts off the torn tail.
+/// Beyond identity and size: every sealed segment must end with its last committed entry —
+/// the index's record of that entry places it in this segment and ends it exactly at the
+/// committed length, its frame there is whole with a matching checksum, and the entry hashes to
+/// the leaf hash stored in the tree. One small read per segment (the active segment's frames
+/// are all checked by [`check_active`]); `verify --full` checks every entry.
+fn check_sealed_tails(
+    dir: &Path,
+    state: &TreeState,
+    index: &Index,
+    tree: &LevelReader,
+) -> Result<(), OpenError> {
+    let sealed = &state.segments[..state.segments.len().saturating_sub(1)];
+    let mut buf = Vec::new();
+    for (ordinal, seg) in sealed.iter().enumerate() {
+        let Some(last) = (seg.first + seg.count)
+            .checked_sub(1)
+            .filter(|_| seg.count > 0)
+        else {
+            // A sealed segment is never empty; an empty one must have no bytes either.
+            if seg.bytes != 0 {
+                return Err(OpenError::SegmentSize {
+                    first: seg.first,
+                    expected: 0,
+                    found: seg.bytes,
+                });
+            }
+            continue;
+        };
+        let bad = |what| OpenError::SegmentContent {
+            first: seg.first,
+            index: last,
+            what,
+        };
+        let at = index.location(last).map_err(io_err("reading the index"))?;
+        if usize::try_from(at.segment).ok() != Some(ordinal) {
+            return Err(bad("the index places that entry in another segment"));
+        }
+        let end = at.offset + u64::from(at.len);
+        let Some(start) = at.offset.checked_sub(frame::HEADER_BYTES as u64) else {
+            return Err(bad(
+                "the index places that entry inside the first frame header",
+            ));
+        };
+        if end != seg.bytes {
+            return Err(bad("that entry does not end at the committed length"));
+        }
+        let file = std::fs::File::open(segment_path(dir, seg.first))
+            .map_err(io_err(format!("reading segment {}", seg.first)))?;
+        buf.resize(frame::HEADER_BYTES + at.len as usize, 0);
+        file.read_exact_at(&mut buf, start)
+            .map_err(io_err(format!("reading segment {}", seg.first)))?;
+        let scan = frame::scan(&buf, MAX_ENTRY_BYTES);
+        if let Some(stop) = scan.stopped {
+            return Err(bad(stop.describe()));
+        }
+        let stored = tree.node(0, last).map_err(io_err("reading the tree"))?;
+        if leaf_hash(&buf[frame::HEADER_BYTES..]).to_bytes() != stored {
+            return Err(bad("the entry does not match its stored leaf hash"));
+        }
+    }
+    Ok(())
+}
+
 /// Checks the active segment's committed bytes frame by frame; returns the bytes after them (an
 /// unfinished commit, never acknowledged), which are cut only after every other check passed.
 fn check_active(dir: &Path, info: &SegmentInfo) -> Result<Vec<u8>, OpenError> {
@@ -453,13 +561,9 @@ fn quarantine(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), OpenError> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     let path = qdir.join(format!("{stamp}-{name}"));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&path)
-        .map_err(io_err("writing quarantine/"))?;
-    std::io::Write::write_all(&mut f, bytes).map_err(io_err("writing quarantine/"))?;
-    f.sync_all().map_err(io_err("syncing quarantine/"))?;
+    let f = create_new(&path).map_err(io_err("writing quarantine/"))?;
+    write_at(&f, &path, bytes, 0).map_err(io_err("writing quarantine/"))?;
+    sync_all(&f, &path).map_err(io_err("syncing quarantine/"))?;
     sync_dir(&qdir).map_err(io_err("syncing quarantine/"))
 }
 
@@ -486,13 +590,13 @@ fn cut_uncommitted(
             &format!("segment-{:020}-from-{}.tail", active.first, active.bytes),
             active_tail,
         )?;
+        let path = segment_path(dir, active.first);
         let f = std::fs::OpenOptions::new()
             .write(true)
-            .open(segment_path(dir, active.first))
+            .open(&path)
             .map_err(io_err("opening the active segment"))?;
-        f.set_len(active.bytes)
-            .map_err(io_err("cutting the torn tail"))?;
-        f.sync_all().map_err(io_err("syncing the active segment"))?;
+        set_len(&f, &path, active.bytes).map_err(io_err("cutting the torn tail"))?;
+        sync_all(&f, &path).map_err(io_err("syncing the active segment"))?;
     }
     if let Some(tail) = history_tail {
         quarantine(dir, "checkpoints.tail", tail)?;

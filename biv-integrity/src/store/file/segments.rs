@@ -5,7 +5,7 @@ use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
-use super::atomic::sync_dir;
+use super::atomic::{create_new, sync_all, sync_data, sync_dir, write_at};
 use super::state::SegmentInfo;
 
 pub(crate) const SEGMENTS_DIR: &str = "segments";
@@ -18,6 +18,7 @@ pub(crate) fn segment_path(dir: &Path, first: u64) -> PathBuf {
 #[derive(Debug)]
 pub(crate) struct ActiveSegment {
     pub(crate) file: File,
+    pub(crate) path: PathBuf,
     pub(crate) info: SegmentInfo,
     pub(crate) ordinal: u32,
 }
@@ -26,16 +27,13 @@ impl ActiveSegment {
     /// Creates the segment whose first entry is `first`, durably (file and directory entry).
     pub(crate) fn create(dir: &Path, first: u64, ordinal: u32) -> io::Result<ActiveSegment> {
         let path = segment_path(dir, first);
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)?;
-        file.sync_all()?;
+        let file = create_new(&path)?;
+        sync_all(&file, &path)?;
         sync_dir(&dir.join(SEGMENTS_DIR))?;
         let meta = file.metadata()?;
         Ok(ActiveSegment {
             file,
+            path,
             info: SegmentInfo {
                 first,
                 count: 0,
@@ -49,21 +47,23 @@ impl ActiveSegment {
 
     /// Reopens the last committed segment for appending.
     pub(crate) fn reopen(dir: &Path, info: SegmentInfo, ordinal: u32) -> io::Result<ActiveSegment> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(segment_path(dir, info.first))?;
+        let path = segment_path(dir, info.first);
+        let file = OpenOptions::new().read(true).write(true).open(&path)?;
         Ok(ActiveSegment {
             file,
+            path,
             info,
             ordinal,
         })
     }
 
     /// Writes `frames` (holding `count` entries) after the committed bytes and syncs them.
+    ///
+    /// On an error nothing is counted: whatever reached the file past the committed bytes is an
+    /// uncommitted tail, which recovery cuts off.
     pub(crate) fn append(&mut self, frames: &[u8], count: u64) -> io::Result<()> {
-        self.file.write_all_at(frames, self.info.bytes)?;
-        self.file.sync_data()?;
+        write_at(&self.file, &self.path, frames, self.info.bytes)?;
+        sync_data(&self.file, &self.path)?;
         self.info.bytes += frames.len() as u64;
         self.info.count += count;
         Ok(())

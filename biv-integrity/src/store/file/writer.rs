@@ -4,6 +4,24 @@
 //! limit), writes their frames, index records and tree levels, syncs each file once, replaces
 //! `state.json` atomically, publishes the new committed state and only then answers every
 //! waiting append. One fsync round serves the whole batch.
+//!
+//! # Failures
+//!
+//! A failed write, sync, create or rename (a full disk, a file-size limit, EIO from fsync, a
+//! missing or replaced active segment) fails the whole batch: every append in it gets
+//! [`AuditAppendError::Backend`] naming the operation and file, and none gets a receipt. The
+//! writer then poisons itself: the files' state is unknown (a segment may hold a torn frame, a
+//! failed fsync may have dropped pages), so it answers every later append, and every checkpoint
+//! request, with an error and writes nothing more, not even on close. Nothing is retried: after
+//! an fsync error the kernel may report the next fsync as successful although the data is lost.
+//! Reopening the directory recovers (see `recovery.rs`): bytes past the committed length are
+//! cut (kept in `quarantine/`), uncommitted segment files removed, derived files rebuilt.
+//!
+//! An entry of a failed batch can still be in the reopened log in one case: the new
+//! `state.json` was renamed into place but the directory sync after it failed. Such an entry
+//! was never acknowledged; a retry of the same event is then refused as a duplicate. A commit
+//! that stalls (a hung device) is bounded by the append timeout on the caller's side; the
+//! writer carries on once the device answers.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -135,9 +153,11 @@ impl Writer {
             }
             let due = self.last_checkpoint_at.elapsed() >= self.policy.interval
                 || self.levels.size() - self.last_checkpoint_size() >= self.policy.every;
-            if !asked.is_empty() || due {
+            // A poisoned writer signs nothing; it only answers the requests (with its error),
+            // and does not count them as signing failures.
+            if !asked.is_empty() || (due && self.poisoned.is_none()) {
                 let result = self.checkpoint();
-                if result.is_err() {
+                if result.is_err() && self.poisoned.is_none() {
                     let mut committed = self
                         .committed
                         .write()
@@ -261,7 +281,11 @@ impl Writer {
 
     /// Writes and commits the batch; returns the index of its first entry.
     fn write(&mut self, batch: &[Request]) -> std::io::Result<u64> {
-        if !self.segment.still_in_place(&self.dir)? {
+        if !self
+            .segment
+            .still_in_place(&self.dir)
+            .map_err(|e| doing(e, "checking the active segment"))?
+        {
             return Err(std::io::Error::other(
                 "the active segment file was deleted or replaced",
             ));
@@ -274,15 +298,17 @@ impl Writer {
             if self.segment.info.bytes + frames.len() as u64 + frame_len > self.segment_bytes
                 && (self.segment.info.count + count) > 0
             {
-                self.segment.append(&frames, count)?;
+                let first = self.segment.info.first;
+                self.segment
+                    .append(&frames, count)
+                    .map_err(|e| doing(e, format_args!("writing segment {first:020}.seg")))?;
                 frames.clear();
                 count = 0;
                 let next_first = self.segment.info.first + self.segment.info.count;
                 let ordinal = self.segment.ordinal + 1;
-                let old = std::mem::replace(
-                    &mut self.segment,
-                    ActiveSegment::create(&self.dir, next_first, ordinal)?,
-                );
+                let next = ActiveSegment::create(&self.dir, next_first, ordinal)
+                    .map_err(|e| doing(e, format_args!("creating segment {next_first:020}.seg")))?;
+                let old = std::mem::replace(&mut self.segment, next);
                 self.sealed.push(old.info);
             }
             let offset = self.segment.info.bytes + frames.len() as u64 + HEADER_BYTES as u64;
@@ -294,15 +320,28 @@ impl Writer {
                 segment: self.segment.ordinal,
                 event_id: r.event_id,
             });
-            self.levels.append_leaf(r.leaf_hash)?;
+            self.levels
+                .append_leaf(r.leaf_hash)
+                .map_err(|e| doing(e, "writing the tree"))?;
         }
-        self.segment.append(&frames, count)?;
-        self.index.write()?;
-        self.levels.write()?;
+        let first = self.segment.info.first;
+        self.segment
+            .append(&frames, count)
+            .map_err(|e| doing(e, format_args!("writing segment {first:020}.seg")))?;
+        self.index
+            .write()
+            .map_err(|e| doing(e, "writing the index"))?;
+        self.levels
+            .write()
+            .map_err(|e| doing(e, "writing the tree"))?;
         let size = self.levels.size();
         if self.derived_synced_at.elapsed() >= DERIVED_SYNC_INTERVAL {
-            self.index.sync()?;
-            self.levels.sync()?;
+            self.index
+                .sync()
+                .map_err(|e| doing(e, "syncing the index"))?;
+            self.levels
+                .sync()
+                .map_err(|e| doing(e, "syncing the tree"))?;
             self.derived = size;
             self.derived_synced_at = std::time::Instant::now();
         }
@@ -316,7 +355,9 @@ impl Writer {
             derived: self.derived,
             ..TreeState::empty(&root)
         };
-        state.store(&self.dir)?;
+        state
+            .store(&self.dir)
+            .map_err(|e| doing(e, "replacing state.json"))?;
         let mut committed = self
             .committed
             .write()
@@ -327,3 +368,13 @@ impl Writer {
         Ok(first_index)
     }
 }
+
+/// Says what the writer was doing when an operation failed (keeping the error's kind), so the
+/// host's message names the file: "writing segment 00000000000000000000.seg: File too large".
+fn doing(e: std::io::Error, what: impl std::fmt::Display) -> std::io::Error {
+    std::io::Error::new(e.kind(), format!("{what}: {e}"))
+}
+
+#[cfg(test)]
+#[path = "fault_tests.rs"]
+mod fault_tests;
