@@ -537,3 +537,38 @@ fn a_stalled_sync_times_out_instead_of_hanging() {
     check_recovered(&dir, &receipts, &[], "after a stall");
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+#[test]
+fn checkpoint_now_never_blocks_on_a_full_queue() {
+    let dir = fresh("checkpoint-full");
+    let receipts = base(&dir);
+    let options = options()
+        .with_append_timeout(Duration::from_millis(200))
+        .with_queue_capacity(1);
+    let log = FileLog::open(&dir, key(), options).expect("open");
+    let guard = faults::arm(
+        &dir,
+        Plan {
+            kinds: vec![Op::Sync],
+            stall: Some(Duration::from_secs(2)),
+            ..Plan::once(0)
+        },
+    );
+    // The writer is stuck in a sync with the first append; the second fills the queue.
+    for n in [410, 411] {
+        assert!(matches!(
+            log.append_blocking(&event(n)),
+            Err(AuditAppendError::Timeout { .. })
+        ));
+    }
+    // A blocking send would wait out the stall and then time out waiting for the answer
+    // (`waited` = the append timeout); refusing the full queue says `waited` = 0.
+    match log.checkpoint_now() {
+        Err(AuditAppendError::Timeout { waited }) => assert_eq!(waited, Duration::ZERO),
+        other => panic!("a full queue must fail the checkpoint at once, got {other:?}"),
+    }
+    drop(guard);
+    drop(log);
+    check_recovered(&dir, &receipts, &[], "after a full queue");
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

@@ -472,14 +472,22 @@ impl FileLog {
     /// committed state now, and returns it.
     ///
     /// # Errors
-    /// [`AuditAppendError::Closed`] after shutdown, or [`AuditAppendError::Backend`] when signing
-    /// or recording failed.
+    /// [`AuditAppendError::Closed`] after shutdown, [`AuditAppendError::Timeout`] when the
+    /// writer's queue is full or no answer came within the append timeout, or
+    /// [`AuditAppendError::Backend`] when signing or recording failed.
     pub fn checkpoint_now(&self) -> Result<SignedCheckpoint, AuditAppendError> {
         let (tx, rx) = mpsc::sync_channel(1);
         let sender = self.tx.as_ref().ok_or(AuditAppendError::Closed)?;
-        sender
-            .send(Message::Checkpoint(tx))
-            .map_err(|_| AuditAppendError::Closed)?;
+        // Never block on a full queue (a stalled writer): fail closed at once, like an append.
+        match sender.try_send(Message::Checkpoint(tx)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(AuditAppendError::Timeout {
+                    waited: Duration::ZERO,
+                });
+            }
+            Err(TrySendError::Disconnected(_)) => return Err(AuditAppendError::Closed),
+        }
         match rx.recv_timeout(self.options.append_timeout) {
             Ok(Ok(cp)) => Ok(cp),
             Ok(Err(why)) => Err(AuditAppendError::Backend(biv_core::BackendError::msg(why))),
