@@ -227,3 +227,61 @@ fn append_under_a_file_size_limit_fails_closed_and_recovers() {
     );
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+#[test]
+fn an_init_that_failed_under_a_file_size_limit_can_be_run_again() {
+    let dir = fresh("init");
+    let d = dir.to_str().expect("utf-8 path");
+    let mut failed = 0;
+    // The key (~100 bytes), the verifier key, the first segment, the tree, state.json and the
+    // first checkpoint: every limit below lands in one of them.
+    for limit in (1..700).step_by(29) {
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = run(
+            Some(limit),
+            &["audit", "init", "--dir", d, "--origin", ORIGIN],
+            b"",
+        );
+        if out.status.code() == Some(0) {
+            continue;
+        }
+        failed += 1;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "limit {limit}: {}",
+            text(&out.stderr)
+        );
+        let again = run(
+            None,
+            &["audit", "init", "--dir", d, "--origin", ORIGIN],
+            b"",
+        );
+        if dir.join("state.json").exists() && again.status.code() != Some(0) {
+            // The first init got as far as the log's state: the log exists and keeps its key.
+            assert!(
+                text(&again.stderr).contains("already holds an audit log"),
+                "limit {limit}: {}",
+                text(&again.stderr)
+            );
+        } else {
+            assert_eq!(
+                again.status.code(),
+                Some(0),
+                "limit {limit}: init again after a failed one: {}",
+                text(&again.stderr)
+            );
+        }
+        let input = events(9_000 + limit, 1);
+        let out = run(None, &["audit", "append", "--dir", d], input.as_bytes());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "limit {limit}: {}",
+            text(&out.stderr)
+        );
+        verify_full(d, &format!("limit {limit}"));
+    }
+    assert!(failed >= 5, "the limits made init fail ({failed} times)");
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}

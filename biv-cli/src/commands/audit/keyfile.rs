@@ -35,13 +35,28 @@ pub(super) fn create(
         .open(&path)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let text = signer.to_skey();
-    file.write_all(text.as_bytes())
+    let written = file
+        .write_all(text.as_bytes())
         .and_then(|()| file.write_all(b"\n"))
         .and_then(|()| file.sync_all())
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    std::fs::write(vkey_path(dir), format!("{}\n", signer.verifier().to_vkey()))
-        .map_err(|e| format!("{}: {e}", vkey_path(dir).display()))?;
+        .map_err(|e| format!("{}: {e}", path.display()))
+        .and_then(|()| {
+            std::fs::write(vkey_path(dir), format!("{}\n", signer.verifier().to_vkey()))
+                .map_err(|e| format!("{}: {e}", vkey_path(dir).display()))
+        });
+    if let Err(e) = written {
+        // A half-written key must not block the next `init`.
+        remove_created(dir, key);
+        return Err(e);
+    }
     Ok(signer)
+}
+
+/// Removes the key files `create` made, after an `init` that failed: nothing was signed with
+/// the key that anyone keeps, and a retry must be able to start again.
+pub(super) fn remove_created(dir: &Path, key: Option<&Path>) {
+    let _ = std::fs::remove_file(key_path(dir, key));
+    let _ = std::fs::remove_file(vkey_path(dir));
 }
 
 /// Loads the private key.

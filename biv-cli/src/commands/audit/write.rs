@@ -83,7 +83,14 @@ pub(super) fn init(
         biv_integrity::store::CheckpointKey::ed25519(signer),
         options(anchor),
     )
-    .map_err(|e| e.to_string())?;
+    .map_err(|e| {
+        // The store lets a creation that failed before its state was written start again; so
+        // must the key. A log whose state exists keeps the key that signed it.
+        if !dir.join("state.json").exists() {
+            keyfile::remove_created(dir, key);
+        }
+        e.to_string()
+    })?;
     drop(log);
     println!("created audit log {} with origin {origin}", dir.display());
     println!("verifier key: {vkey}");
