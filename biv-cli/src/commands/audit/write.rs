@@ -135,9 +135,14 @@ pub(super) fn append(
         .and_then(|()| out.flush())
         .map_err(|e| format!("writing the receipt: {e}"))?;
     }
+    // A checkpoint over everything appended, signed before the command reports success (the
+    // one closing would sign is not reported): the appends are durable either way, this says
+    // whether a signature covers them.
+    let checkpoint = log.checkpoint_now().map_err(|e| {
+        format!("every event was appended, but no checkpoint could be signed over them: {e}")
+    })?;
     if let Some(witness) = witness {
-        // The appends are durable either way; this says whether the witness vouches for them.
-        let checkpoint = log.checkpoint_now().map_err(|e| e.to_string())?;
+        // This says whether the witness vouches for them.
         witness
             .add_checkpoint(&checkpoint, Some(&log))
             .map_err(|e| {
@@ -147,7 +152,6 @@ pub(super) fn append(
                 )
             })?;
     }
-    // Closing signs a checkpoint over everything appended.
     drop(log);
     Ok(Exit::Ok)
 }
