@@ -4,12 +4,20 @@
 //!
 //! Two texts of 1 MiB: Dutch and English clinical prose and log lines without personal data,
 //! and the same text with one finding per KiB (the nine kinds in turn).
+//!
+//! Single criterion runs move by ±30 % on a shared machine. For a steadier figure, set
+//! `BIV_PII_BEST_OF=15` (any count): instead of criterion, the scan, the redaction and the
+//! baseline then run interleaved (scan, redact, baseline, scan, …) that many times per text,
+//! and the best time of each is printed with the ratio. `BIV_PII_ONLY=scan_dirty` (or
+//! `scan_clean`, `baseline_dirty`, …) runs just one of them in a loop of that many
+//! iterations, for a profiler.
 
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use biv_confidentiality::pii::{PiiConfig, PiiRedactor, PiiScanner};
 use biv_core::Redactor;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group};
 use regex::Regex;
 
 const SIZE: usize = 1 << 20;
@@ -190,5 +198,77 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// The best of `rounds` interleaved timings of the scan, the redaction and the baseline on both
+/// texts (the `BIV_PII_BEST_OF` mode, see the module docs).
+fn best_of(rounds: usize) {
+    let scanner = PiiScanner::new(&PiiConfig::default()).expect("default config");
+    let redactor = PiiRedactor::new(&PiiConfig::default()).expect("default config");
+    let regexes = baseline_regexes();
+    for (name, text) in [
+        ("clean", clean_text()),
+        ("one_finding_per_kib", text_with_findings()),
+    ] {
+        let mut best = [Duration::MAX; 3];
+        for _ in 0..rounds {
+            let runs: [&dyn Fn() -> usize; 3] = [
+                &|| scanner.scan(black_box(&text)).len(),
+                &|| redactor.redact(black_box(&text)).len(),
+                &|| baseline_scan(&regexes, black_box(&text)),
+            ];
+            for (slot, run) in best.iter_mut().zip(runs) {
+                let start = Instant::now();
+                black_box(run());
+                *slot = (*slot).min(start.elapsed());
+            }
+        }
+        let mbps = |d: Duration| text.len() as f64 / d.as_secs_f64() / 1e6;
+        let [scan, redact, baseline] = best;
+        println!(
+            "pii_{name}: best of {rounds}: biv_scan {scan:.2?} ({:.0} MB/s), biv_redact {redact:.2?} ({:.0} MB/s), \
+             baseline {baseline:.2?} ({:.0} MB/s); scan {:.2}x, redact {:.2}x the baseline",
+            mbps(scan),
+            mbps(redact),
+            mbps(baseline),
+            baseline.as_secs_f64() / scan.as_secs_f64(),
+            baseline.as_secs_f64() / redact.as_secs_f64(),
+        );
+    }
+}
+
+/// Runs one of the six measurements `rounds` times (the `BIV_PII_ONLY` mode, for a profiler).
+fn only(which: &str, rounds: usize) {
+    let scanner = PiiScanner::new(&PiiConfig::default()).expect("default config");
+    let redactor = PiiRedactor::new(&PiiConfig::default()).expect("default config");
+    let regexes = baseline_regexes();
+    let (what, text) = match which.rsplit_once('_') {
+        Some((what, "clean")) => (what, clean_text()),
+        Some((what, "dirty")) => (what, text_with_findings()),
+        _ => panic!("BIV_PII_ONLY: expected scan|redact|baseline _clean|_dirty, got {which}"),
+    };
+    let mut total = 0;
+    for _ in 0..rounds {
+        total += match what {
+            "scan" => scanner.scan(black_box(&text)).len(),
+            "redact" => redactor.redact(black_box(&text)).len(),
+            "baseline" => baseline_scan(&regexes, black_box(&text)),
+            _ => panic!("BIV_PII_ONLY: unknown measurement {what}"),
+        };
+    }
+    println!("{which}: {rounds} rounds, {total}");
+}
+
 criterion_group!(benches, bench);
-criterion_main!(benches);
+
+fn main() {
+    let rounds = std::env::var("BIV_PII_BEST_OF")
+        .ok()
+        .map(|n| n.parse::<usize>().expect("BIV_PII_BEST_OF is a count"));
+    match (rounds, std::env::var("BIV_PII_ONLY").ok()) {
+        (Some(rounds), Some(which)) => only(&which, rounds),
+        (Some(rounds), None) => best_of(rounds),
+        (None, _) => {
+            benches();
+            Criterion::default().configure_from_args().final_summary();
+        }
+    }
+}

@@ -237,6 +237,26 @@ static CTX_WORD: [bool; 256] = {
     table
 };
 
+/// For eight bytes (the first in the lowest bits): which are word bytes ([`is_ctx_word`]) and
+/// which are ASCII digits, as eight bits each (bit `k` for byte `k`).
+#[inline]
+fn classify8(x: u64) -> (u8, u8) {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    // The top bit of each byte of `y` (seven-bit values) set where the byte is at least `c`:
+    // `y + 0x80 - c` stays below 0x100, so no carry crosses into the next byte.
+    let at_least = |y: u64, c: u8| (y + ONES * u64::from(0x80 - c)) & HIGH;
+    let high = x & HIGH;
+    let y = x & LOW7;
+    let digit = at_least(y, b'0') & !at_least(y, b'9' + 1) & !high;
+    let folded = y | (ONES * 0x20);
+    let letter = at_least(folded, b'a') & !at_least(folded, b'z' + 1);
+    // Gathers the top bit of byte `k` into bit `k`.
+    let gather = |m: u64| (((m >> 7) & ONES).wrapping_mul(0x0102_0408_1020_4080) >> 56) as u8;
+    (gather(high | digit | letter), gather(digit))
+}
+
 /// Splits a phrase into lowercase words, as the text is split.
 pub(crate) fn phrase_words(phrase: &str) -> Vec<Vec<u8>> {
     phrase
@@ -379,30 +399,61 @@ impl Phrases {
         self.index_of(word).map(|i| self.by_last[i].1.as_slice())
     }
 
-    /// For every tag, the distance in words from the candidate at `pos` back to the nearest
-    /// phrase with that tag (0 = the word right before it).
+    /// What the context words before the candidate at `pos` say: for every tag up to the
+    /// nearest phrase that names a kind, the distance in words back to its nearest phrase (0 =
+    /// the word right before it), and whether a number word is one of the two words before.
+    ///
+    /// The words are read nearest first and only as far as needed: the walk stops once a
+    /// phrase that names a kind has been found and the two nearest words have been looked at,
+    /// so a phrase right before the candidate ("BSN 111222333") costs two words, not
+    /// [`MAX_WORDS`]. Everything [`Hits`] answers outside tests (the nearest tag and its
+    /// distance, [`Hits::negative`]) is the same as after reading every word
+    /// (`Phrases::all_hits`).
     pub(crate) fn hits(&self, bytes: &[u8], pos: usize) -> Hits {
-        let words = Words::before(bytes, pos);
-        let word = |j: usize| words.word(bytes, j);
+        self.hits_with(bytes, pos, true)
+    }
+
+    /// [`Phrases::hits`] reading every word of the window: the distance of every tag.
+    #[cfg(test)]
+    pub(crate) fn all_hits(&self, bytes: &[u8], pos: usize) -> Hits {
+        self.hits_with(bytes, pos, false)
+    }
+
+    fn hits_with(&self, bytes: &[u8], pos: usize, stop_early: bool) -> Hits {
+        let mut words = Words::before(bytes, pos);
         let mut hits = Hits {
             best: [u8::MAX; MAX_TAGS],
+            nearest: None,
         };
-        for j in 0..words.n {
-            let Some(entries) = self.ending_in(word(j)) else {
-                continue;
-            };
-            for (tag, rest) in entries {
-                let fits = rest.len() < words.n - j
-                    && rest
-                        .iter()
-                        .rev()
-                        .enumerate()
-                        .all(|(k, w)| word(j + 1 + k).eq_ignore_ascii_case(w));
-                let slot = usize::from(*tag);
-                if fits && slot < MAX_TAGS && hits.best[slot] == u8::MAX {
-                    hits.best[slot] = j as u8;
+        // A phrase naming a kind was found (at a distance already looked at in full).
+        let mut named = false;
+        let mut j = 0;
+        while words.reach(j) {
+            if stop_early && named && j >= 2 {
+                break;
+            }
+            if let Some(entries) = self.ending_in(words.word(bytes, j)) {
+                for (tag, rest) in entries {
+                    let fits = words.reach(j + rest.len())
+                        && rest
+                            .iter()
+                            .rev()
+                            .enumerate()
+                            .all(|(k, w)| words.word(bytes, j + 1 + k).eq_ignore_ascii_case(w));
+                    let slot = usize::from(*tag);
+                    if fits && slot < MAX_TAGS && hits.best[slot] == u8::MAX {
+                        let d = j as u8;
+                        hits.best[slot] = d;
+                        if *tag != NEGATIVE {
+                            named = true;
+                            if hits.nearest.is_none_or(|nearest| (d, *tag) < nearest) {
+                                hits.nearest = Some((d, *tag));
+                            }
+                        }
+                    }
                 }
             }
+            j += 1;
         }
         hits
     }
@@ -412,10 +463,15 @@ impl Phrases {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Hits {
     best: [u8; MAX_TAGS],
+    /// The nearest phrase that names a kind: its distance and tag (the lower tag on a tie),
+    /// noted while the words are read.
+    nearest: Option<(u8, Tag)>,
 }
 
 impl Hits {
-    /// The word distance of the nearest phrase with `tag`.
+    /// The word distance of the nearest phrase with `tag`. From [`Phrases::hits`], this is
+    /// known for the tag of [`Hits::nearest`], for [`NEGATIVE`] within two words, and for tags
+    /// no farther than the nearest; a farther tag may be reported as absent.
     pub(crate) fn distance(&self, tag: Tag) -> Option<usize> {
         match self.best.get(usize::from(tag)) {
             Some(&d) if d != u8::MAX => Some(usize::from(d)),
@@ -426,16 +482,7 @@ impl Hits {
     /// The tag of the nearest phrase that names a kind (negative phrases excluded); on a tie the
     /// lower tag wins.
     pub(crate) fn nearest(&self) -> Option<Tag> {
-        let mut best: Option<(u8, Tag)> = None;
-        for (slot, &d) in self.best.iter().enumerate() {
-            if d == u8::MAX || slot == usize::from(NEGATIVE) {
-                continue;
-            }
-            if best.is_none_or(|(bd, _)| d < bd) {
-                best = Some((d, slot as Tag));
-            }
-        }
-        best.map(|(_, tag)| tag)
+        self.nearest.map(|(_, tag)| tag)
     }
 
     /// Whether the nearest phrase has `tag`.
@@ -461,19 +508,107 @@ impl Hits {
 }
 
 /// The words before a position, nearest first, as byte ranges of the text (compared ASCII
-/// case-insensitively, so nothing is copied). A word longer than the longest phrase word is
-/// kept as an empty range: it counts as a word but matches nothing.
+/// case-insensitively, so nothing is copied), found on demand ([`Words::reach`]). A word longer
+/// than the longest phrase word is kept as an empty range: it counts as a word but matches
+/// nothing.
 struct Words {
     spans: [(usize, usize); MAX_WORDS],
     n: usize,
+    /// The word bytes of the window not yet taken into `spans` (bit `k`: the byte at
+    /// `floor + k`); only bytes before the last word found are left.
+    rest: u64,
+    /// The digits of the window, likewise.
+    digit_bits: u64,
+    floor: usize,
+    /// A word that reaches the start of the window is cut off (the byte before it is a word
+    /// byte too).
+    cut_off: bool,
+    /// No more words: the window's start, another number, or [`MAX_WORDS`] words.
+    done: bool,
 }
 
 impl Words {
+    /// The words before `pos`. The window's bytes are first classified into two bit masks,
+    /// eight bytes at a time (word bytes and digits; bit `k` is the byte at `pos - WINDOW + k`,
+    /// or at `k` near the start of the text); then each word is found with a few bit
+    /// operations when asked for. A byte-by-byte walk back spent most of its time in
+    /// mispredicted branches at the word boundaries.
     fn before(bytes: &[u8], pos: usize) -> Self {
-        let mut words = Words {
+        const _: () = assert!(WINDOW == 64, "one bit per byte of the window in a u64");
+        let pos = pos.min(bytes.len());
+        let floor = pos.saturating_sub(WINDOW);
+        // Zero bytes past the text are neither word bytes nor digits.
+        let mut window = [0u8; WINDOW];
+        window[..pos - floor].copy_from_slice(&bytes[floor..pos]);
+        let mut word_bits = 0u64;
+        let mut digit_bits = 0u64;
+        for (k, chunk) in window.chunks_exact(8).enumerate() {
+            let mut eight = [0u8; 8];
+            eight.copy_from_slice(chunk);
+            let (word, digit) = classify8(u64::from_le_bytes(eight));
+            word_bits |= u64::from(word) << (8 * k);
+            digit_bits |= u64::from(digit) << (8 * k);
+        }
+        Words {
             spans: [(0, 0); MAX_WORDS],
             n: 0,
-        };
+            rest: word_bits,
+            digit_bits,
+            floor,
+            cut_off: floor > 0 && is_ctx_word(bytes[floor - 1]),
+            done: false,
+        }
+    }
+
+    /// Finds words until word `j` is known; whether there is one.
+    #[inline]
+    fn reach(&mut self, j: usize) -> bool {
+        while self.n <= j && !self.done {
+            self.advance();
+        }
+        j < self.n
+    }
+
+    /// Finds the next word back (or ends the walk).
+    fn advance(&mut self) {
+        loop {
+            if self.n >= MAX_WORDS || self.rest == 0 {
+                self.done = true;
+                return;
+            }
+            // The nearest word left: bits `first..=last`.
+            let last = 63 - self.rest.leading_zeros() as usize;
+            let len = (self.rest << (63 - last)).leading_ones() as usize;
+            let first = last + 1 - len;
+            if first == 0 && self.cut_off {
+                self.done = true; // cut off by the window: not a whole word
+                return;
+            }
+            self.rest &= (1u64 << first) - 1;
+            let ones = (u64::MAX >> (64 - len)) << first;
+            let (start, end) = (self.floor + first, self.floor + last + 1);
+            if self.digit_bits & ones == ones {
+                if len >= 4 {
+                    self.done = true; // another number: context before it belongs to that one
+                    return;
+                }
+                continue;
+            }
+            self.spans[self.n] = if len <= MAX_WORD_LEN {
+                (start, end)
+            } else {
+                (start, start)
+            };
+            self.n += 1;
+            return;
+        }
+    }
+
+    /// [`Words::before`] as a walk back over the bytes, for the tests.
+    #[cfg(test)]
+    fn before_by_walking(bytes: &[u8], pos: usize) -> Self {
+        let mut words = Words::before(bytes, pos);
+        words.done = true;
         let pos = pos.min(bytes.len());
         let floor = pos.saturating_sub(WINDOW);
         let mut i = pos;
@@ -520,7 +655,127 @@ mod tests {
 
     fn hits(text: &str, needle: &str) -> Hits {
         let pos = text.find(needle).unwrap();
-        Phrases::built_in().hits(text.as_bytes(), pos)
+        Phrases::built_in().all_hits(text.as_bytes(), pos)
+    }
+
+    #[test]
+    fn the_walk_stops_after_the_nearest_named_phrase() {
+        let text = b"bsn tel 111222333";
+        let phrases = Phrases::built_in();
+        let pos = text.len() - 9;
+        let lazy = phrases.hits(text, pos);
+        let full = phrases.all_hits(text, pos);
+        assert_eq!(lazy.nearest(), Some(PHONE));
+        assert_eq!(full.nearest(), Some(PHONE));
+        assert_eq!(full.distance(BSN), Some(1));
+        // Word 1 is read (for `negative`), word 2 would not be.
+        let text = b"bsn x tel 111222333";
+        let lazy = phrases.hits(text, text.len() - 9);
+        assert_eq!(lazy.distance(BSN), None);
+        assert!(phrases.hits(b"order tel 12", 10).negative());
+        assert!(phrases.hits(b"tel order 12", 10).negative());
+        assert!(!phrases.hits(b"order x tel 12", 12).negative());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        /// Reading the words only as far as needed changes none of the answers the detectors
+        /// ask for: the nearest named tag, its distance, and a number word within two words.
+        #[test]
+        fn the_early_stop_is_exact(
+            atoms in proptest::collection::vec(proptest::sample::select(&[
+                "bsn", "BSN", "geb", "dob", "d", "o", "b", "agb", "code", "tel", "iban",
+                "postcode", "order", "ref", "opname", "visit", "patiënt", "patient", "id",
+                "nummer", "number", "record", "medical", "citizen", "service", "mrn", "x",
+                "abcdefghijklmnopqrstuvwxyz", " ", " ", " ", ".", "-", "_", ":", "12", "1234",
+                "é", "\n",
+            ][..]), 0..30),
+            cut in 0usize..8,
+        ) {
+            let mut phrases = Phrases::built_in();
+            for phrase in RECORD_PHRASES {
+                phrases.add(PATTERN_BASE, phrase);
+            }
+            phrases.add(PATTERN_BASE + 1, "medical id");
+            phrases.add(PATTERN_BASE + 2, "x");
+            let text = atoms.concat();
+            let bytes = text.as_bytes();
+            for pos in (0..=bytes.len()).filter(|p| p % 8 != cut) {
+                let lazy = phrases.hits(bytes, pos);
+                let full = phrases.all_hits(bytes, pos);
+                // The nearest tag noted during the walk is the nearest of all recorded.
+                let by_slots = (0..MAX_TAGS as Tag)
+                    .filter(|&t| t != NEGATIVE)
+                    .filter_map(|t| full.distance(t).map(|d| (d, t)))
+                    .min()
+                    .map(|(_, t)| t);
+                proptest::prop_assert_eq!(full.nearest(), by_slots);
+                proptest::prop_assert_eq!(lazy.nearest(), full.nearest(), "{:?} at {}", text, pos);
+                if let Some(tag) = full.nearest() {
+                    proptest::prop_assert_eq!(lazy.distance(tag), full.distance(tag));
+                    proptest::prop_assert!(lazy.is(tag));
+                }
+                proptest::prop_assert_eq!(lazy.negative(), full.negative(), "{:?} at {}", text, pos);
+                for tag in 0..MAX_TAGS as Tag {
+                    // Whatever the early stop records is what the full walk records.
+                    if let Some(d) = lazy.distance(tag) {
+                        proptest::prop_assert_eq!(Some(d), full.distance(tag));
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn classify8_matches_the_byte_classes() {
+        for b in 0..=255u8 {
+            for k in 0..8 {
+                let mut eight = [b'x' ^ 0x55; 8];
+                eight[k] = b;
+                let (word, digit) = classify8(u64::from_le_bytes(eight));
+                assert_eq!(word & (1 << k) != 0, is_ctx_word(b), "{b:#x} at {k}");
+                assert_eq!(digit & (1 << k) != 0, b.is_ascii_digit(), "{b:#x} at {k}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn classify8_on_any_bytes(eight in proptest::prelude::any::<[u8; 8]>()) {
+            let (word, digit) = classify8(u64::from_le_bytes(eight));
+            for (k, &b) in eight.iter().enumerate() {
+                proptest::prop_assert_eq!(word & (1 << k) != 0, is_ctx_word(b));
+                proptest::prop_assert_eq!(digit & (1 << k) != 0, b.is_ascii_digit());
+            }
+        }
+
+        /// The words found with bit masks are the words a walk back over the bytes finds.
+        #[test]
+        fn words_by_mask_are_words_by_walking(
+            atoms in proptest::collection::vec(proptest::sample::select(&[
+                "a", "bsn", "Geb", "x1", "1", "12", "123", "1234", "12345", " ", " ", ".", "-",
+                "_", ":", "é", "\u{fffd}", "\n", "abcdefghijklmnopqrstuvwxyz",
+                "abcdefghijklmnopqrstuvwxyzabcdefghijklmnopqrstuvwxyzabcdefghijklmnop",
+            ][..]), 0..40),
+        ) {
+            let text = atoms.concat();
+            let bytes = text.as_bytes();
+            for pos in 0..=bytes.len() + 1 {
+                let mut fast = Words::before(bytes, pos);
+                fast.reach(MAX_WORDS);
+                let walked = Words::before_by_walking(bytes, pos);
+                proptest::prop_assert_eq!(
+                    &fast.spans[..fast.n],
+                    &walked.spans[..walked.n],
+                    "{:?} at {}",
+                    text,
+                    pos
+                );
+            }
+        }
     }
 
     #[test]

@@ -204,7 +204,7 @@ mod tests {
                 // The scanner asks only where a number may start: after a byte that is not part
                 // of a word, so the words before `pos` are whole.
                 let whole = pos == 0 || !is_ctx_word(bytes[pos - 1]);
-                if whole && phrases.hits(bytes, pos).distance(DATE_OF_BIRTH).is_some() {
+                if whole && phrases.all_hits(bytes, pos).distance(DATE_OF_BIRTH).is_some() {
                     proptest::prop_assert!(possible, "{:?} at {}", text, pos);
                 }
             }

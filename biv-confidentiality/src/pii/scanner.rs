@@ -20,7 +20,16 @@
 //!   phrase before it ([`DobHints`]), a postcode two letters of one case;
 //! * the digit runs after a run that gave nothing, joined to it by `.`, `-`, `/`, `:` or a
 //!   letter (`2024-03-12T14:02:11.482Z`, `10.0.12.7`), cannot start anything and are skipped
-//!   with it (`dead_runs_end`).
+//!   with it (`dead_runs_end`);
+//! * a token goes to the date-of-birth detector only if its first group has 1, 2, 4 or 8
+//!   digits, and the date-of-birth hint is asked only once the token has a date's shape (a
+//!   phone number or postcode does not look for a date-of-birth phrase).
+//!
+//! Elsewhere, and checked against their own straightforward versions: the context words are
+//! found with bit masks and read only up to the nearest phrase that names a kind
+//! (`context::Phrases::hits`); month names are looked up only after a look at three letters
+//! (`date_of_birth::month_word_at`); a key is normalised only if its last three letters end a
+//! secret key name (`secret::key_value`).
 
 use biv_core::{Finding, PiiKind};
 
@@ -42,6 +51,8 @@ const A_PAIR: u8 = 8;
 const A_SCHEME: u8 = 16;
 const A_PEM: u8 = 32;
 const A_PATTERN: u8 = 64;
+/// Set with [`A_DIGIT`] or [`A_PATTERN`]: the byte goes to the detectors without `quick_check`.
+const A_NO_CHECK: u8 = 128;
 
 /// The kinds, in the order of their settings.
 pub(crate) const KINDS: [PiiKind; 9] = [
@@ -200,6 +211,13 @@ impl PiiScanner {
             .iter()
             .skip(custom_from)
             .any(|p| (b'0'..=b'9').any(|d| p.can_start_with(d)));
+        // Digits, and bytes where a configured pattern may start (`:#{6}`, `-#{6}`, `a{2}#{4}`
+        // at a `b`), go to the detectors without `quick_check`: a pattern's own match decides.
+        for flags in anchors.iter_mut() {
+            if *flags & (A_DIGIT | A_PATTERN) != 0 {
+                *flags |= A_NO_CHECK;
+            }
+        }
         let mut skip = anchors.clone();
         if anchors[usize::from(b'-')] == A_PEM {
             skip[usize::from(b'-')] = 0;
@@ -268,7 +286,7 @@ impl PiiScanner {
             } else {
                 self.skip[usize::from(b)]
             };
-            if flags != A_DIGIT && !quick_check(bytes, i, b, flags) {
+            if flags & A_NO_CHECK == 0 && !quick_check(bytes, i, b, flags) {
                 i += 1;
             } else {
                 let (found, next) = self.at_anchor(bytes, i, floor, flags, &mut state, true);
@@ -290,7 +308,7 @@ impl PiiScanner {
     /// The straightforward scan the fast path must agree with: every anchor byte that passes
     /// `quick_check` is tried, and every digit run that may start a number becomes a token and
     /// goes to every detector, without the shortcuts (the look at a digit run before its token
-    /// is parsed, the date-of-birth hint).
+    /// is parsed, the date-of-birth hint, the first-group look before the date detector).
     #[cfg(test)]
     pub(crate) fn scan_reference(&self, bytes: &[u8]) -> Vec<Finding> {
         let mut out = Vec::new();
@@ -301,7 +319,7 @@ impl PiiScanner {
         while i < n {
             let b = bytes[i];
             let flags = self.anchors[usize::from(b)];
-            if flags == 0 || !quick_check(bytes, i, b, 0) {
+            if flags == 0 || (flags & A_NO_CHECK == 0 && !quick_check(bytes, i, b, 0)) {
                 i += 1;
                 continue;
             }
@@ -402,8 +420,15 @@ impl PiiScanner {
                 run_end
             }
         };
-        if !numeric_start(bytes, i) || run_end - i > numeric::MAX_DIGITS {
+        if !numeric_start(bytes, i) {
             return (None, nothing());
+        }
+        if run_end - i > numeric::MAX_DIGITS {
+            // No built-in kind has this many digits, but a configured pattern (`#{25,32}`) may.
+            return match self.long_run(bytes, i) {
+                Some(c) => (Some(c), run_end),
+                None => (None, nothing()),
+            };
         }
         // Whether a date of birth can start here: only after a date-of-birth phrase.
         let wants_dob = self.wants(PiiKind::DateOfBirth);
@@ -424,8 +449,11 @@ impl PiiScanner {
         if self.wants(PiiKind::Phone) && bytes[i] == b'0' {
             consider(phone::detect(bytes, i, || *token.context()));
         }
-        if wants_dob && dob_possible() {
-            consider(date_of_birth::detect(&token));
+        // The date-of-birth hint is asked only once the token has the shape of a date, so a
+        // phone number, postcode or AGB code does not look for a date-of-birth phrase. (Every
+        // date starts with a group of 1, 2, 4 or 8 digits: "111222333" is not even looked at.)
+        if wants_dob && (!fast || matches!(run_end - i, 1 | 2 | 4 | 8)) {
+            consider(date_of_birth::detect_hinted(&token, &mut dob_possible));
         }
         if self.wants(PiiKind::Postcode) {
             consider(postcode::detect(&token));
@@ -440,6 +468,24 @@ impl PiiScanner {
             Some(c) => (Some(c), run_end),
             None => (None, nothing()),
         }
+    }
+
+    /// A record number from a configured pattern at a run of more digits than any built-in
+    /// kind has (rare: kept out of the scan's hot path).
+    #[cold]
+    #[inline(never)]
+    fn long_run(&self, bytes: &[u8], i: usize) -> Option<Candidate> {
+        let hits = std::cell::OnceCell::new();
+        self.patterns
+            .iter()
+            .filter(|p| p.can_start_with(bytes[i]))
+            .filter_map(|p| {
+                p.detect(bytes, i, || {
+                    hits.get_or_init(|| self.phrases.hits(bytes, i))
+                })
+            })
+            .filter(|c| self.passes(c))
+            .fold(None, best_of)
     }
 
     /// The end of the digit runs that follow the run ending at `end` and cannot start anything:
@@ -635,7 +681,8 @@ struct ScanState {
 /// not after a letter or quote (times, `a = 5`), a `-` that does not start `-----`, a `b` that
 /// does not start `Bearer`/`Basic`. Everything else passes. With `flags` just [`A_PAIR`] (a `:`
 /// or `=` that anchors nothing else), also a pair whose key cannot name a secret (`level`,
-/// `status`, `pid`): [`secret::key_value`] would say no after the same look.
+/// `status`, `pid`): [`secret::key_value`] would say no after the same look. The scan does not
+/// ask it at digits and at bytes that may start a configured pattern ([`A_NO_CHECK`]).
 #[inline(always)]
 fn quick_check(bytes: &[u8], i: usize, b: u8, flags: u8) -> bool {
     match b {

@@ -3,7 +3,7 @@
 //!
 //! Each push scans the pending bytes and commits everything except the last [`CARRY`] bytes,
 //! which may hold the start of a match that continues in the next chunk (every match is at most
-//! [`MAX_SPAN`](crate::pii::detectors::MAX_SPAN) bytes, and detectors look at most 64 bytes past
+//! [`MAX_SPAN`] bytes, and detectors look at most 64 bytes past
 //! it). A finding that starts before the commit point is committed whole. A little of the
 //! committed text is kept as left context for the next scan. The result is the same as scanning
 //! the whole input at once, for any way of cutting it into chunks.

@@ -56,11 +56,21 @@ const MONTHS: &[(&[u8], u32)] = &[
 
 /// Whether a month name (optionally with a dot) ends right before `end`, preceded by a
 /// non-letter: "March 3", "mrt. 3" (`end` is the space before the day).
+#[inline]
 pub(crate) fn month_word_before(bytes: &[u8], end: usize) -> bool {
     let mut e = end;
     if before(bytes, e) == Some(b'.') {
         e -= 1;
     }
+    // Every month name ends in one of a few three-letter endings: most words before a number
+    // ("sinds 3", "pols 72", "kamer 2") stop here, without the walk back to the word's start
+    // (and without a call: the scanner asks this before most small numbers).
+    e >= 3 && MONTH_ENDINGS.holds(&bytes[e - 3..e]) && month_word_ending_at(bytes, e)
+}
+
+/// [`month_word_before`] after its quick look, `e` past the name.
+#[inline(never)]
+fn month_word_ending_at(bytes: &[u8], e: usize) -> bool {
     let mut s = e;
     while s > 0 && is_alpha(bytes[s - 1]) && e - s < 10 {
         s -= 1;
@@ -69,7 +79,19 @@ pub(crate) fn month_word_before(bytes: &[u8], end: usize) -> bool {
 }
 
 /// Whether a month name starts at `start`: "mei 1978", "May 12".
+#[inline]
 pub(crate) fn month_word_at(bytes: &[u8], start: usize) -> bool {
+    // Every month name starts with one of a few three-letter beginnings ("weken", "mg" and
+    // "minutes" stop here).
+    bytes
+        .get(start..start + 3)
+        .is_some_and(|w| MONTH_BEGINNINGS.holds(w))
+        && month_word_starting_at(bytes, start)
+}
+
+/// [`month_word_at`] after its quick look.
+#[inline(never)]
+fn month_word_starting_at(bytes: &[u8], start: usize) -> bool {
     let mut e = start;
     while e < bytes.len() && is_alpha(bytes[e]) && e - start < 10 {
         e += 1;
@@ -120,6 +142,61 @@ static MONTH_LENGTHS: [u16; 256] = {
     table
 };
 
+/// A set of three-letter ASCII strings (compared case-insensitively), one bit per string.
+struct Trigrams([u64; TRIGRAM_WORDS]);
+
+/// Bits in a [`Trigrams`]: 26 × 26 × 26.
+const TRIGRAM_BITS: usize = 26 * 26 * 26;
+const TRIGRAM_WORDS: usize = TRIGRAM_BITS.div_ceil(64);
+
+impl Trigrams {
+    /// The first three letters (with `last`, the last three) of every month name.
+    const fn of_months(last: bool) -> Self {
+        let mut set = [0u64; TRIGRAM_WORDS];
+        let mut k = 0;
+        while k < MONTHS.len() {
+            let name = MONTHS[k].0;
+            let s = if last { name.len() - 3 } else { 0 };
+            let bit = trigram_bit(name[s], name[s + 1], name[s + 2]);
+            set[bit / 64] |= 1 << (bit % 64);
+            k += 1;
+        }
+        Trigrams(set)
+    }
+
+    /// Whether `w` (three bytes) is in the set: three ASCII letters, in any case.
+    #[inline]
+    fn holds(&self, w: &[u8]) -> bool {
+        let [a, b, c] = w else {
+            return false;
+        };
+        if !(is_alpha(*a) && is_alpha(*b) && is_alpha(*c)) {
+            return false;
+        }
+        let bit = trigram_bit(*a, *b, *c);
+        self.0
+            .get(bit / 64)
+            .is_some_and(|word| word & (1 << (bit % 64)) != 0)
+    }
+}
+
+/// The bit of three ASCII letters in a [`Trigrams`].
+#[inline]
+const fn trigram_bit(a: u8, b: u8, c: u8) -> usize {
+    (letter_index(a) * 26 + letter_index(b)) * 26 + letter_index(c)
+}
+
+/// 0–25 for an ASCII letter in either case (other bytes give some number below 26).
+#[inline]
+const fn letter_index(x: u8) -> usize {
+    ((x | 0x20).wrapping_sub(b'a') % 26) as usize
+}
+
+/// The first three letters of every month name.
+static MONTH_BEGINNINGS: Trigrams = Trigrams::of_months(false);
+/// The last three letters of every month name.
+static MONTH_ENDINGS: Trigrams = Trigrams::of_months(true);
+
 /// [`MONTHS`], packed: one comparison per name instead of a slice comparison.
 const PACKED_MONTHS: [(u128, u32); MONTHS.len()] = {
     let mut out = [(0u128, 0u32); MONTHS.len()];
@@ -139,11 +216,22 @@ fn valid_day_month(d: u32, m: u32) -> bool {
     (1..=31).contains(&d) && (1..=12).contains(&m)
 }
 
-/// A date of birth starting at the token, or (for "March 3, 1961") at the month before it.
+/// [`detect_hinted`] without a hint.
+#[cfg(test)]
 pub(crate) fn detect(t: &Token<'_>) -> Option<Candidate> {
+    detect_hinted(t, || true)
+}
+
+/// A date of birth starting at the token, or (for "March 3, 1961") at the month before it.
+/// `hint` (a necessary condition for date-of-birth context, see `pii::hints`) is asked once a
+/// date is found, before the context words are read.
+pub(crate) fn detect_hinted(t: &Token<'_>, hint: impl FnOnce() -> bool) -> Option<Candidate> {
     let (start, end) = numeric_date(t)
         .or_else(|| day_month_name_year(t))
         .or_else(|| month_name_day_year(t))?;
+    if !hint() {
+        return None;
+    }
     // The date-of-birth word must be the nearest context, and close: "geboortedatum onbekend;
     // opname 12-03-2024" is not a date of birth.
     let hits = t.context();
@@ -300,6 +388,75 @@ mod tests {
         assert_eq!(month(b"weken"), None);
         assert_eq!(month(b"mmol"), None);
         assert_eq!(month(b"septembe"), None);
+    }
+
+    /// `month_word_before` without the look at the last three letters.
+    fn month_word_before_reference(bytes: &[u8], end: usize) -> bool {
+        let mut e = end;
+        if before(bytes, e) == Some(b'.') {
+            e -= 1;
+        }
+        let mut s = e;
+        while s > 0 && is_alpha(bytes[s - 1]) && e - s < 10 {
+            s -= 1;
+        }
+        !before(bytes, s).is_some_and(|c| c.is_ascii_alphanumeric())
+            && month(&bytes[s..e]).is_some()
+    }
+
+    /// `month_word_at` without the look at the first three letters.
+    fn month_word_at_reference(bytes: &[u8], start: usize) -> bool {
+        let mut e = start;
+        while e < bytes.len() && is_alpha(bytes[e]) && e - start < 10 {
+            e += 1;
+        }
+        month(&bytes[start..e]).is_some()
+    }
+
+    #[test]
+    fn month_trigrams() {
+        for (name, _) in MONTHS {
+            for name in [name.to_vec(), name.to_ascii_uppercase()] {
+                assert!(MONTH_BEGINNINGS.holds(&name[..3]));
+                assert!(MONTH_ENDINGS.holds(&name[name.len() - 3..]));
+                let text = [b" ".as_slice(), &name, b" 3"].concat();
+                assert!(month_word_at(&text, 1));
+                assert!(month_word_before(&text, text.len() - 2));
+            }
+        }
+        for w in [b"wek", b"mg ", b"ja1", b"j@n", b"ja\xc3", b"{an", b"jaN"] {
+            assert_eq!(MONTH_BEGINNINGS.holds(w), w == b"jaN", "{w:?}");
+        }
+        assert!(!MONTH_ENDINGS.holds(b"nds"));
+        assert!(!MONTH_ENDINGS.holds(b"ja"));
+    }
+
+    proptest::proptest! {
+        /// The three-letter looks change no answer of the month-name checks.
+        #[test]
+        fn month_trigrams_are_exact(
+            atoms in proptest::collection::vec(proptest::sample::select(&[
+                "jan", "Januari", "feb", "mrt", "MAART", "march", "mar", "apr", "mei", "May",
+                "juni", "jul", "aug", "augustus", "sept", "sep", "okt", "oct", "nov", "dec",
+                "December", "j", "a", "n", "x", "ember", "uari", "ch", ".", " ", "3", "é", "_",
+                "{", "@", "`", "weken",
+            ][..]), 0..12),
+        ) {
+            let text = atoms.concat();
+            let bytes = text.as_bytes();
+            for p in 0..=bytes.len() {
+                proptest::prop_assert_eq!(
+                    month_word_at(bytes, p),
+                    month_word_at_reference(bytes, p),
+                    "at {} in {:?}", p, text
+                );
+                proptest::prop_assert_eq!(
+                    month_word_before(bytes, p),
+                    month_word_before_reference(bytes, p),
+                    "before {} in {:?}", p, text
+                );
+            }
+        }
     }
 
     #[test]

@@ -81,10 +81,14 @@ fn ends_value(b: u8) -> bool {
 /// is only context (it may lie before the previous finding or a stream's commit point); the span
 /// starts after `sep`.
 pub(crate) fn key_value(bytes: &[u8], sep: usize) -> Option<Candidate> {
-    value_of_pair(bytes, sep, key_end(bytes, sep)?)
+    let k = key_end(bytes, sep)?;
+    if !may_name_a_secret_3(bytes, k) {
+        return None;
+    }
+    value_of_pair(bytes, sep, k)
 }
 
-/// [`key_value`] without the quick look at the key's last two characters.
+/// [`key_value`] without the quick looks at the key's last characters.
 #[cfg(test)]
 fn key_value_reference(bytes: &[u8], sep: usize) -> Option<Candidate> {
     value_of_pair(bytes, sep, key_end_with(bytes, sep, false)?)
@@ -203,15 +207,11 @@ fn key_end_with(bytes: &[u8], sep: usize, check_name: bool) -> Option<usize> {
 #[inline]
 fn may_name_a_secret(bytes: &[u8], key_end: usize) -> bool {
     let last = bytes[key_end - 1].to_ascii_lowercase();
-    let mut j = key_end - 1;
-    while j > 0 && matches!(bytes[j - 1], b'_' | b'-' | b'.') {
-        j -= 1;
-    }
-    let Some(prev) = j.checked_sub(1).map(|p| bytes[p]).filter(|b| is_alnum(*b)) else {
+    let Some((prev, _)) = alnum_before(bytes, key_end - 1) else {
         return false;
     };
     matches!(
-        (prev.to_ascii_lowercase(), last),
+        (prev, last),
         (b'r' | b'w', b'd')
             | (b's', b'e')
             | (b'e', b't')
@@ -220,6 +220,45 @@ fn may_name_a_secret(bytes: &[u8], key_end: usize) -> bool {
             | (b'a', b'l')
             | (b'l', b's')
     )
+}
+
+/// After [`may_name_a_secret`], the same look at the last three letters or digits (four for
+/// `…ion`): every name ends in one of these. `Anamnese` and `version`, whose last two letters do
+/// end a name (`passphrase`, `authorization`), stop here without being normalised. Kept out of
+/// [`key_end`], which the scanner inlines at every `:` and `=`.
+fn may_name_a_secret_3(bytes: &[u8], key_end: usize) -> bool {
+    let last = bytes[key_end - 1].to_ascii_lowercase();
+    let Some((prev, p)) = alnum_before(bytes, key_end - 1) else {
+        return false;
+    };
+    let Some((prev2, p2)) = alnum_before(bytes, p) else {
+        return false;
+    };
+    match (prev2, prev, last) {
+        (b'o', b'r', b'd') // password, wachtwoord
+        | (b's' | b'p', b'w', b'd') // passwd, pwd
+        | (b'a', b's', b'e') // passphrase
+        | (b'r', b'e', b't') // secret
+        | (b'k', b'e', b'n') // token
+        | (b'k', b'e', b'y') // apikey, privatekey, …, and other `…key` names
+        | (b'i', b'a', b'l') // credential
+        | (b'a', b'l', b's') => true, // credentials
+        // authorization
+        (b'i', b'o', b'n') => alnum_before(bytes, p2).is_some_and(|(prev3, _)| prev3 == b't'),
+        _ => false,
+    }
+}
+
+/// The letter or digit before the key byte at `p`, skipping `_ - .`, in lower case, and where it
+/// is; `None` if the key has none there.
+#[inline]
+fn alnum_before(bytes: &[u8], p: usize) -> Option<(u8, usize)> {
+    let mut j = p;
+    while j > 0 && matches!(bytes[j - 1], b'_' | b'-' | b'.') {
+        j -= 1;
+    }
+    let q = j.checked_sub(1)?;
+    is_alnum(bytes[q]).then(|| (bytes[q].to_ascii_lowercase(), q))
 }
 
 /// At least 16 characters with letters and digits, or a `base64:` / `hex:` prefix.
@@ -432,7 +471,8 @@ mod tests {
                 "level", "status", "version", "pid", "id", "sort", "cache", "-", "_", ".", "\"",
                 "'", " ", "  ", "=", ":", "==", "::", ":/", "x", "d", "s", "n", "y", "l", "e",
                 "t", "Hunter2!", "abc123def456ghi789", "base64:q83v", "Bearer eyJ", "${X}",
-                "null", "1", "é",
+                "null", "1", "é", "Anamnese", "ion", "o", "r", "w", "a", "k", "i", "p", "pw",
+                "pass", "word", "cret", "ken", "ential", "ization", "ion", "tion", "sion", "t",
             ][..]), 0..12),
         ) {
             let text = atoms.concat();
