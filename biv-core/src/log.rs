@@ -156,10 +156,14 @@ impl LogRecord {
             return Err(LogRecordError::TooLarge(line.len()));
         }
         let framed = line.starts_with('{') && line.ends_with('}') && line.len() >= 2;
-        // `<[u8]>::contains` on bytes is core's word-at-a-time memchr: two passes of it beat
-        // one byte-by-byte pass on every line the log layers build.
-        let bytes = line.as_bytes();
-        if !framed || bytes.contains(&b'\n') || bytes.contains(&b'\r') {
+        // One pass without an early exit: the compiler turns it into SIMD compares, several
+        // times faster than two of core's word-at-a-time `contains` (or a byte loop that stops
+        // at the first hit), and every line the log layers build goes through here.
+        let breaks = line
+            .as_bytes()
+            .iter()
+            .fold(false, |found, &b| found | (b == b'\n') | (b == b'\r'));
+        if !framed || breaks {
             return Err(LogRecordError::NotOneJsonObject);
         }
         Ok(LogRecord {
@@ -336,6 +340,18 @@ mod tests {
                 Some(LogRecordError::NotOneJsonObject),
                 "{bad:?}"
             );
+        }
+        // A line break anywhere inside an otherwise framed line, short or long.
+        for len in [8, 40, 300] {
+            for at in 1..len - 1 {
+                for brk in ['\n', '\r'] {
+                    let mut line: Vec<char> =
+                        format!("{{{}}}", "x".repeat(len - 2)).chars().collect();
+                    line[at] = brk;
+                    let line: String = line.into_iter().collect();
+                    assert_eq!(rec(&line).err(), Some(LogRecordError::NotOneJsonObject));
+                }
+            }
         }
         let big = format!("{{\"m\":\"{}\"}}", "x".repeat(MAX_LOG_RECORD_BYTES));
         assert!(matches!(rec(&big), Err(LogRecordError::TooLarge(_))));

@@ -235,7 +235,7 @@ impl EcsLayer {
                 + trace.map_or(0, |_| TRACE_KEYS_LEN),
         );
         out.push_str("{\"@timestamp\":\"");
-        push_rfc3339_millis(&mut out, now);
+        push_rfc3339_millis(&mut out, now, &mut fields.date);
         out.push_str("\",\"log.level\":");
         push_json_string(&mut out, level.as_str());
         if let Some(message) = fields.message.clone() {
@@ -474,6 +474,8 @@ struct Fields {
     dotted: Vec<usize>,
     /// Scratch for [`EcsLayer::encode`]: sanitised label keys and the index of their value.
     labels: Vec<(Cow<'static, str>, usize)>,
+    /// The last day's `YYYY-MM-DDT`, kept between events (see [`push_rfc3339_millis`]).
+    date: Option<DateText>,
 }
 
 impl Fields {
@@ -647,33 +649,45 @@ fn push_number(out: &mut String, text: &str, redactor: &dyn Redactor) {
     }
 }
 
+/// A day (days since 1970-01-01) and its text `YYYY-MM-DDT`.
+type DateText = (i64, [u8; 11]);
+
 /// Appends `now` as `YYYY-MM-DDTHH:MM:SS.mmmZ`, the text of [`Timestamp::to_rfc3339_millis`]
-/// (biv_core::Timestamp), without its three intermediate allocations.
-fn push_rfc3339_millis(out: &mut String, now: biv_core::Timestamp) {
+/// (biv_core::Timestamp), without its three intermediate allocations; the date part is computed
+/// once per day and kept in `date`.
+fn push_rfc3339_millis(out: &mut String, now: biv_core::Timestamp, date: &mut Option<DateText>) {
     let secs = now.unix_seconds();
-    let (y, m, d) = biv_core::civil_from_days(secs.div_euclid(86_400));
-    let sod = secs.rem_euclid(86_400);
-    let millis = now.subsec_nanos() / 1_000_000;
+    let day = secs.div_euclid(86_400);
     // Timestamps are limited to the years 0001–9999, so every part fits its width; a value out
     // of range would only produce wrong digits, never a panic.
     let digit = |v: u64| b'0' + (v % 10) as u8;
-    let y = y.unsigned_abs();
-    let (m, d) = (u64::from(m), u64::from(d));
-    let sod = sod.unsigned_abs();
+    let date = match date {
+        Some((cached, text)) if *cached == day => text,
+        _ => {
+            let (y, m, d) = biv_core::civil_from_days(day);
+            let y = y.unsigned_abs();
+            let (m, d) = (u64::from(m), u64::from(d));
+            let text = [
+                digit(y / 1000),
+                digit(y / 100),
+                digit(y / 10),
+                digit(y),
+                b'-',
+                digit(m / 10),
+                digit(m),
+                b'-',
+                digit(d / 10),
+                digit(d),
+                b'T',
+            ];
+            &mut date.insert((day, text)).1
+        }
+    };
+    out.push_str(std::str::from_utf8(date).unwrap_or_default());
+    let sod = secs.rem_euclid(86_400).unsigned_abs();
     let (hh, mm, ss) = (sod / 3600, (sod % 3600) / 60, sod % 60);
-    let ms = u64::from(millis);
+    let ms = u64::from(now.subsec_nanos() / 1_000_000);
     let b = [
-        digit(y / 1000),
-        digit(y / 100),
-        digit(y / 10),
-        digit(y),
-        b'-',
-        digit(m / 10),
-        digit(m),
-        b'-',
-        digit(d / 10),
-        digit(d),
-        b'T',
         digit(hh / 10),
         digit(hh),
         b':',
@@ -733,24 +747,53 @@ mod tests {
 
     #[test]
     fn timestamp_text_matches_biv_core() {
+        // Without a cached date, with the same day cached, and with another day cached.
+        let check = |t: biv_core::Timestamp| {
+            let expected = t.to_rfc3339_millis();
+            let mut date = None;
+            for _ in 0..2 {
+                let mut out = String::new();
+                push_rfc3339_millis(&mut out, t, &mut date);
+                assert_eq!(out, expected);
+            }
+            let mut other_day = Some((t.unix_seconds().div_euclid(86_400) + 1, *b"1999-12-31T"));
+            let mut out = String::new();
+            push_rfc3339_millis(&mut out, t, &mut other_day);
+            assert_eq!(out, expected);
+        };
         let mut secs = -62_135_596_800_i64;
         while secs <= 253_402_300_799 {
             for nanos in [0, 999_999, 1_000_000, 123_456_789, 999_999_999] {
                 let Ok(t) = biv_core::Timestamp::from_unix_seconds(secs, nanos) else {
                     panic!("in range: {secs}");
                 };
-                let mut out = String::new();
-                push_rfc3339_millis(&mut out, t);
-                assert_eq!(out, t.to_rfc3339_millis());
+                check(t);
             }
             secs += 86_399 * 37 + 3_601;
         }
-        for secs in [-62_135_596_800, -1, 0, 1, 951_782_400, 253_402_300_799] {
+        for secs in [
+            -62_135_596_800,
+            -1,
+            0,
+            1,
+            86_399,
+            86_400,
+            951_782_400,
+            253_402_300_799,
+        ] {
             let Ok(t) = biv_core::Timestamp::from_unix_seconds(secs, 999_999_999) else {
                 panic!("in range: {secs}");
             };
+            check(t);
+        }
+        // One cache across consecutive seconds that cross midnight.
+        let mut date = None;
+        for secs in 1_764_115_190..1_764_115_210 {
+            let Ok(t) = biv_core::Timestamp::from_unix_seconds(secs, 5_000_000) else {
+                panic!("in range: {secs}");
+            };
             let mut out = String::new();
-            push_rfc3339_millis(&mut out, t);
+            push_rfc3339_millis(&mut out, t, &mut date);
             assert_eq!(out, t.to_rfc3339_millis());
         }
     }

@@ -4,22 +4,78 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, SyncSender, TrySendError};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::metrics::{Collector, MetricFamily, MetricKind, Sample, SampleValue};
 use biv_core::{BackendError, LogFlushError, LogRecord, LogSink, LogSubmitError};
 
-#[derive(Debug, Default)]
-struct Progress {
-    /// Records accepted and not yet written.
-    pending: Mutex<u64>,
-    written: Condvar,
+/// How long the writer thread, having emptied the queue, waits for more records before it
+/// sleeps until woken. Records submitted meanwhile are written when this ends (or earlier, when
+/// the queue passes [`Shared::wake_at`] or a flush asks), so a busy emitter never wakes it.
+const LINGER: Duration = Duration::from_millis(2);
+
+/// Records handed to the writer in one `write` call, at most.
+const CHUNK: usize = 1024;
+
+/// What the writer thread is doing; decides whether `submit` has to wake it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriterState {
+    /// Writing, or about to look at the queue again: nobody needs to wake it.
+    Busy,
+    /// Waiting at most [`LINGER`] for more records: woken only when the queue passes
+    /// [`Shared::wake_at`], by a flush, or at drop.
+    Lingering,
+    /// Asleep until woken: the next record wakes it.
+    Idle,
+    /// The thread has ended (its writer panicked): records are refused as `Closed`.
+    Gone,
+}
+
+/// The queue and the writer's progress, under one lock.
+///
+/// The queue holds the lines themselves, copied by `submit`, not the records: the record (and
+/// its line's memory) is dropped by the emitting thread that made it, whose allocator cache
+/// hands the memory straight to its next line, while the writer thread only writes bytes.
+#[derive(Debug)]
+struct State {
+    /// The waiting lines, each with its `\n`, back to back.
+    bytes: Vec<u8>,
+    /// Where each waiting line ends in `bytes` (after its `\n`): one entry per record.
+    ends: Vec<usize>,
+    /// Records accepted so far.
+    accepted: u64,
+    /// Records the writer has finished with (written or lost); `flush` waits for `accepted`.
+    done: u64,
+    writer: WriterState,
+    /// Threads waiting in `flush`: the writer signals progress only when there are some.
+    flushers: usize,
+    /// Set by `drop`: the writer writes what is queued and ends.
+    closing: bool,
     /// The error of the last write, cleared by the next write that succeeds; `flush` reports it.
-    failed: Mutex<Option<String>>,
+    failed: Option<String>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// The writer thread waits here for records.
+    wake: Condvar,
+    /// Flushing threads wait here for `done` to advance.
+    progress: Condvar,
     /// Records accepted but not written because the writer failed.
     lost: AtomicU64,
+    /// Records refused because the queue was full.
+    full: AtomicU64,
+    capacity: usize,
+    /// Queue length at which a lingering writer is woken early.
+    wake_at: usize,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// How long a writer that answers `WouldBlock` (a non-blocking stdout, a full pipe) is waited
@@ -71,11 +127,19 @@ fn write_patiently(writer: &mut impl Write, bytes: &[u8]) -> (usize, std::io::Re
 }
 
 /// A [`LogSink`] that never blocks its caller: `submit` puts the record in a bounded queue (a
-/// full queue refuses it, counted as `full`), and a thread writes one line per record. A writer
-/// answering `WouldBlock` is waited for (up to five seconds per batch); records a failing writer
-/// could not take are counted ([`WriterSink::lost_records`]) and the next records are tried
-/// again, so one bad moment of the disk does not silence the log for good. To write a rotated
-/// file, pass a [`RotatingFile`](super::RotatingFile) as the writer.
+/// full queue refuses it, counted as `full`), and a thread writes one line per record, in order.
+/// A writer answering `WouldBlock` is waited for (up to five seconds per batch); records a
+/// failing writer could not take are counted ([`WriterSink::lost_records`]) and the next records
+/// are tried again, so one bad moment of the disk does not silence the log for good. To write a
+/// rotated file, pass a [`RotatingFile`](super::RotatingFile) as the writer.
+///
+/// `submit` copies the line into the queue (at most `capacity` lines wait, and at most as many
+/// more are being written) and drops the record on the calling thread. While records keep
+/// coming, it does not wake the writing thread: the thread collects what arrived every two
+/// milliseconds, or as soon as half the queue (at most 1,024 records) is waiting; only the first
+/// record after a quiet spell wakes it at once. So a record reaches the writer within about two
+/// milliseconds, `flush` writes everything submitted before it without waiting for that, and
+/// dropping the sink writes everything queued before the thread ends.
 ///
 /// ```
 /// use std::time::Duration;
@@ -88,16 +152,14 @@ fn write_patiently(writer: &mut impl Write, bytes: &[u8]) -> (usize, std::io::Re
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct WriterSink {
-    tx: Option<SyncSender<LogRecord>>,
-    progress: Arc<Progress>,
-    full: AtomicU64,
+    shared: Arc<Shared>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for WriterSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WriterSink")
-            .field("full_drops", &self.full.load(Ordering::Relaxed))
+            .field("full_drops", &self.full_drops())
             .finish_non_exhaustive()
     }
 }
@@ -108,61 +170,35 @@ impl WriterSink {
     /// # Errors
     /// An I/O error when the writing thread cannot be started.
     pub fn new(writer: impl Write + Send + 'static, capacity: usize) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::sync_channel::<LogRecord>(capacity.max(1));
-        let progress = Arc::new(Progress::default());
-        let thread_progress = Arc::clone(&progress);
+        let capacity = capacity.max(1);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State {
+                bytes: Vec::new(),
+                ends: Vec::new(),
+                accepted: 0,
+                done: 0,
+                writer: WriterState::Busy,
+                flushers: 0,
+                closing: false,
+                failed: None,
+            }),
+            wake: Condvar::new(),
+            progress: Condvar::new(),
+            lost: AtomicU64::new(0),
+            full: AtomicU64::new(0),
+            capacity,
+            wake_at: (capacity / 2).clamp(1, CHUNK),
+        });
+        let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("biv-log-writer".into())
             .spawn(move || {
-                let mut writer = writer;
-                // Set when a failed write left half a line behind: the next write starts a
-                // new line, so one lost record does not corrupt the next.
-                let mut torn = false;
-                while let Ok(first) = rx.recv() {
-                    let mut batch = vec![first];
-                    batch.extend(rx.try_iter().take(1023));
-                    let mut bytes = Vec::with_capacity(batch.len() * 256);
-                    if torn {
-                        bytes.push(b'\n');
-                    }
-                    let mut ends = Vec::with_capacity(batch.len());
-                    for record in &batch {
-                        bytes.extend_from_slice(record.line().as_bytes());
-                        bytes.push(b'\n');
-                        ends.push(bytes.len());
-                    }
-                    let (written, result) = write_patiently(&mut writer, &bytes);
-                    let mut failed = thread_progress
-                        .failed
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    match result {
-                        Ok(()) => {
-                            torn = false;
-                            *failed = None;
-                        }
-                        Err(e) => {
-                            let lost = ends.iter().filter(|&&end| end > written).count();
-                            thread_progress
-                                .lost
-                                .fetch_add(lost as u64, Ordering::Relaxed);
-                            torn = written > 0 && !ends.contains(&written);
-                            *failed = Some(e.to_string());
-                        }
-                    }
-                    drop(failed);
-                    let mut pending = thread_progress
-                        .pending
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
-                    *pending = pending.saturating_sub(batch.len() as u64);
-                    thread_progress.written.notify_all();
-                }
+                let gone = Gone(&thread_shared);
+                write_queue(&thread_shared, writer);
+                drop(gone);
             })?;
         Ok(WriterSink {
-            tx: Some(tx),
-            progress,
-            full: AtomicU64::new(0),
+            shared,
             thread: Some(thread),
         })
     }
@@ -177,14 +213,128 @@ impl WriterSink {
 
     /// Records refused because the queue was full.
     pub fn full_drops(&self) -> u64 {
-        self.full.load(Ordering::Relaxed)
+        self.shared.full.load(Ordering::Relaxed)
     }
 
     /// Records accepted but lost because the writer failed (after waiting out `WouldBlock`).
     /// The writer is tried again with the next records; `flush` reports the last failure until
     /// a write succeeds.
     pub fn lost_records(&self) -> u64 {
-        self.progress.lost.load(Ordering::Relaxed)
+        self.shared.lost.load(Ordering::Relaxed)
+    }
+}
+
+/// Marks the writer thread as ended, also when its writer panics: records still queued count
+/// as lost, later ones are refused, and flushes stop waiting.
+struct Gone<'a>(&'a Shared);
+
+impl Drop for Gone<'_> {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.writer = WriterState::Gone;
+        state.bytes = Vec::new();
+        state.ends = Vec::new();
+        // Normally nothing: a panicking writer leaves its batch and the queue unwritten.
+        let unfinished = state.accepted.saturating_sub(state.done);
+        state.done = state.accepted;
+        self.0.lost.fetch_add(unfinished, Ordering::Relaxed);
+        if !state.closing {
+            state.failed = Some("the log writer thread stopped".to_owned());
+        }
+        drop(state);
+        self.0.progress.notify_all();
+    }
+}
+
+/// Buffers larger than this are given back after their batch instead of kept for the next.
+const KEEP_BYTES: usize = 1 << 20;
+
+/// The writer thread: takes the whole queue at once (the emitters wait for the lock only for
+/// that swap) and writes it in chunks of lines, until the sink is dropped and the queue is empty.
+fn write_queue(shared: &Shared, mut writer: impl Write) {
+    let mut bytes = Vec::new();
+    let mut ends = Vec::new();
+    // Set when a failed write left half a line behind: the next write starts a new line, so one
+    // lost record does not corrupt the next.
+    let mut torn = false;
+    let mut state = shared.lock();
+    loop {
+        if state.ends.is_empty() {
+            if state.closing {
+                return;
+            }
+            state.writer = WriterState::Lingering;
+            state = shared
+                .wake
+                .wait_timeout(state, LINGER)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            while state.ends.is_empty() && !state.closing {
+                state.writer = WriterState::Idle;
+                state = shared
+                    .wake
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            continue;
+        }
+        state.writer = WriterState::Busy;
+        std::mem::swap(&mut state.bytes, &mut bytes);
+        std::mem::swap(&mut state.ends, &mut ends);
+        drop(state);
+        let mut start = 0;
+        for chunk in ends.chunks(CHUNK) {
+            let stop = chunk.last().copied().unwrap_or(start);
+            let lines = bytes.get(start..stop).unwrap_or_default();
+            // A torn line is ended first; `torn` stays set only if that fails.
+            let ended = if torn {
+                write_patiently(&mut writer, b"\n").1
+            } else {
+                Ok(())
+            };
+            let (written, result) = match ended {
+                Ok(()) => {
+                    torn = false;
+                    write_patiently(&mut writer, lines)
+                }
+                Err(e) => (0, Err(e)),
+            };
+            let mut state = shared.lock();
+            match result {
+                Ok(()) => {
+                    torn = false;
+                    state.failed = None;
+                }
+                Err(e) => {
+                    let lost = chunk
+                        .iter()
+                        .filter(|&&end| end.saturating_sub(start) > written)
+                        .count();
+                    shared.lost.fetch_add(lost as u64, Ordering::Relaxed);
+                    torn = torn
+                        || (written > 0
+                            && !chunk
+                                .iter()
+                                .any(|&end| end.saturating_sub(start) == written));
+                    state.failed = Some(e.to_string());
+                }
+            }
+            state.done += chunk.len() as u64;
+            let wanted = state.flushers > 0;
+            drop(state);
+            if wanted {
+                shared.progress.notify_all();
+            }
+            start = stop;
+        }
+        bytes.clear();
+        ends.clear();
+        // Keep the emptied buffers for the next swap, unless a burst made them huge.
+        if bytes.capacity() > KEEP_BYTES {
+            bytes = Vec::new();
+            ends = Vec::new();
+        }
+        state = shared.lock();
     }
 }
 
@@ -207,59 +357,68 @@ impl Collector for WriterSink {
 
 impl LogSink for WriterSink {
     fn submit(&self, record: LogRecord) -> Result<(), LogSubmitError> {
-        let tx = self.tx.as_ref().ok_or(LogSubmitError::Closed)?;
-        *self
-            .progress
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) += 1;
-        match tx.try_send(record) {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let mut pending = self
-                    .progress
-                    .pending
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                *pending = pending.saturating_sub(1);
-                match e {
-                    TrySendError::Full(_) => {
-                        self.full.fetch_add(1, Ordering::Relaxed);
-                        Err(LogSubmitError::Full)
-                    }
-                    TrySendError::Disconnected(_) => Err(LogSubmitError::Closed),
-                }
-            }
+        let shared = &*self.shared;
+        let mut state = shared.lock();
+        if state.writer == WriterState::Gone {
+            return Err(LogSubmitError::Closed);
         }
+        if state.ends.len() >= shared.capacity {
+            drop(state);
+            shared.full.fetch_add(1, Ordering::Relaxed);
+            return Err(LogSubmitError::Full);
+        }
+        state.bytes.extend_from_slice(record.line().as_bytes());
+        state.bytes.push(b'\n');
+        let end = state.bytes.len();
+        state.ends.push(end);
+        state.accepted += 1;
+        let wake = match state.writer {
+            WriterState::Busy | WriterState::Gone => false,
+            WriterState::Lingering => state.ends.len() >= shared.wake_at,
+            WriterState::Idle => true,
+        };
+        if wake {
+            // Woken once: later records see `Busy` and do not signal again.
+            state.writer = WriterState::Busy;
+        }
+        drop(state);
+        if wake {
+            shared.wake.notify_one();
+        }
+        // The record is dropped here, by the thread that made it.
+        drop(record);
+        Ok(())
     }
 
     fn flush(&self, timeout: Duration) -> Result<(), LogFlushError> {
+        let shared = &*self.shared;
         let deadline = Instant::now() + timeout;
-        let mut pending = self
-            .progress
-            .pending
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        while *pending > 0 {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return Err(LogFlushError::Timeout { pending: *pending });
+        let mut state = shared.lock();
+        // Everything submitted before this call; later records do not keep it waiting.
+        let target = state.accepted;
+        if state.done < target {
+            if matches!(state.writer, WriterState::Lingering | WriterState::Idle) {
+                state.writer = WriterState::Busy;
+                shared.wake.notify_one();
             }
-            pending = self
-                .progress
-                .written
-                .wait_timeout(pending, left)
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .0;
+            state.flushers += 1;
+            while state.done < target {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    state.flushers -= 1;
+                    return Err(LogFlushError::Timeout {
+                        pending: target - state.done,
+                    });
+                }
+                state = shared
+                    .progress
+                    .wait_timeout(state, left)
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .0;
+            }
+            state.flushers -= 1;
         }
-        drop(pending);
-        match self
-            .progress
-            .failed
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-        {
+        match state.failed.clone() {
             Some(why) => Err(LogFlushError::Backend(BackendError::msg(why))),
             None => Ok(()),
         }
@@ -268,8 +427,9 @@ impl LogSink for WriterSink {
 
 impl Drop for WriterSink {
     fn drop(&mut self) {
-        // Closing the queue lets the thread write what is queued and end.
-        self.tx.take();
+        // The thread writes what is queued and ends.
+        self.shared.lock().closing = true;
+        self.shared.wake.notify_one();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
