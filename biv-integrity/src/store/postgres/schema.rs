@@ -56,7 +56,9 @@ BEGIN
     RAISE EXCEPTION 'biv audit log is append-only: % on % refused', TG_OP, TG_TABLE_NAME
         USING ERRCODE = 'insufficient_privilege';
 END $$;
-CREATE OR REPLACE FUNCTION biv_audit_state_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION biv_audit_state_grows() RETURNS trigger LANGUAGE plpgsql
+-- Planned per call: a cached generic plan for `idx >= $2` could scan a whole log.
+SET plan_cache_mode = force_custom_plan AS $$
 DECLARE
     n        bigint  := NEW.size;
     s        bigint  := OLD.size;
@@ -116,11 +118,14 @@ BEGIN
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     IF cardinality(levels) > 0 THEN
+        -- One key lookup per new node (LATERAL): a join could read every node of the log.
         SELECT count(*) INTO matched
             FROM unnest(levels, indices, hashes) AS made(level, idx, hash)
-            JOIN biv_audit_nodes AS stored
-              ON stored.log_id = NEW.log_id AND stored.level = made.level
-             AND stored.idx = made.idx AND stored.hash = made.hash;
+            CROSS JOIN LATERAL (
+                SELECT 1 FROM biv_audit_nodes AS stored
+                 WHERE stored.log_id = NEW.log_id AND stored.level = made.level
+                   AND stored.idx = made.idx AND stored.hash = made.hash
+                 LIMIT 1) AS found;
         IF matched <> cardinality(levels) THEN
             RAISE EXCEPTION 'biv audit log nodes do not match the tree of the stored entries at size %', n
                 USING ERRCODE = 'insufficient_privilege';
@@ -186,7 +191,8 @@ pub(crate) async fn install(
             .query_one(
                 "SELECT to_regclass('biv_audit_checkpoints') IS NOT NULL
                     AND EXISTS (SELECT 1 FROM pg_proc WHERE proname = 'biv_audit_state_grows'
-                                AND prosrc LIKE '%does not match its leaf hash%')",
+                                AND prosrc LIKE '%does not match its leaf hash%'
+                                AND prosrc LIKE '%CROSS JOIN LATERAL%')",
                 &[],
             )
             .await?
