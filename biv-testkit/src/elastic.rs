@@ -346,7 +346,11 @@ impl ElasticReceiver {
                 panic!(
                     "ElasticReceiver on {}: still {} after 10 s",
                     self.addr,
-                    if listening { "not listening" } else { "listening" }
+                    if listening {
+                        "not listening"
+                    } else {
+                        "listening"
+                    }
                 );
             }
             state = self
