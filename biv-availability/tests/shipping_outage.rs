@@ -146,8 +146,12 @@ async fn a_shipper_cancelled_in_mid_stream_and_restarted_leaves_every_record_exa
     wait_until("some deliveries", || es.count(INDEX) >= 300).await;
     task.abort();
     let _ = task.await; // the shipper (and its reader lock) is dropped
-    // A request the receiver had already taken may still be applied: let it finish.
-    wait_until("no request in flight", || es.in_flight() == 0).await;
+    // A request the receiver had already taken, or that still sat in the socket, may still be
+    // applied: wait until the aborted shipper's connections are closed and nothing is in flight.
+    wait_until("the aborted shipper's connections closed", || {
+        es.open_connections() == 0 && es.in_flight() == 0
+    })
+    .await;
     let at_kill = es.count(INDEX);
     assert!(
         at_kill < total as usize,

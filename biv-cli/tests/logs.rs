@@ -182,7 +182,11 @@ fn a_shipper_killed_with_sigkill_in_mid_stream_and_restarted_stores_every_record
         Some(9),
         "killed by SIGKILL"
     );
-    wait_until("no request in flight", || es.in_flight() == 0);
+    // Requests still in the killed shipper's sockets are handled before those connections
+    // close: wait for that, not only for the requests already being handled.
+    wait_until("the killed shipper's connections closed", || {
+        es.open_connections() == 0 && es.in_flight() == 0
+    });
     let at_kill = es.count(INDEX) as u64;
     assert!(
         at_kill < total,

@@ -147,6 +147,8 @@ struct Shared {
     state: Mutex<State>,
     changed: Condvar,
     in_flight: std::sync::atomic::AtomicUsize,
+    /// Connections accepted and not yet closed.
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 /// Counts a request as in flight until dropped (answered, or abandoned with its connection).
@@ -278,6 +280,15 @@ impl ElasticReceiver {
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+    }
+
+    /// Connections accepted and not yet closed. Once a client is gone and this is 0, nothing it
+    /// sent can still arrive (a request still in a socket buffer is handled before its
+    /// connection closes).
+    pub fn open_connections(&self) -> usize {
+        self.shared
+            .connections
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Requests being handled right now (received, not yet answered or abandoned).
@@ -428,6 +439,9 @@ async fn serve(
                     // Closing from this side resets the connection instead of leaving the
                     // port in TIME_WAIT, so an outage can hold the port (see above).
                     let _ = stream.set_zero_linger();
+                    shared
+                        .connections
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     tokio::spawn(connection(stream, Arc::clone(&shared), up.clone()));
                 }
             }
@@ -445,6 +459,16 @@ async fn connection(
     shared: Arc<Shared>,
     mut up: watch::Receiver<bool>,
 ) {
+    /// Counts the connection as open until the task ends (or is dropped with the runtime).
+    struct Open(Arc<Shared>);
+    impl Drop for Open {
+        fn drop(&mut self) {
+            self.0
+                .connections
+                .fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let _open = Open(Arc::clone(&shared));
     let service = hyper::service::service_fn(move |req| {
         let shared = Arc::clone(&shared);
         async move { handle(shared, req).await }
