@@ -352,11 +352,29 @@ fn a_409_is_answered_by_adopting_the_witness_size_and_retrying_once() {
             ..
         })
     ));
-    // The real witness state was never touched by the scripted answers: 3 was adopted, so the
-    // next submission goes out with `old 3`, is answered 409 "9", and succeeds from 9.
+    // The real witness state was never touched by the scripted answers, and a size named in a
+    // 409 is not remembered (the answer is not signed): the next submission goes out from the
+    // size the witness last cosigned, 9, and succeeds.
     let cosigned = a.add_checkpoint(&cp12, Some(&log)).unwrap();
     assert_eq!(cosigned.checkpoint().size(), 12);
     assert_eq!(w.size(ORIGIN), Some(12));
+    assert_eq!(w.stats().old_sizes.last(), Some(&9));
+
+    // A forged (or mistaken) 409 naming a size beyond the log fails that submission as a
+    // rollback, but does not block the next one.
+    fill(&log, 12, 14);
+    let cp14 = log.checkpoint_now().unwrap();
+    w.respond_next(Scripted::new(
+        409,
+        Some("text/x.tlog.size"),
+        "18446744073709551615\n",
+    ));
+    assert!(matches!(
+        a.add_checkpoint(&cp14, Some(&log)),
+        Err(WitnessError::Behind { .. })
+    ));
+    let cosigned = a.add_checkpoint(&cp14, Some(&log)).unwrap();
+    assert_eq!(cosigned.checkpoint().size(), 14);
     drop(log);
     std::fs::remove_dir_all(&d).unwrap();
 }
@@ -402,6 +420,19 @@ fn bad_answers_are_errors_not_acceptances() {
         a.add_checkpoint(&cp, None),
         Err(WitnessError::UnexpectedStatus { status: 500 })
     ));
+    // A valid cosignature after an empty line: the empty line would make the lines before it
+    // part of the signed text, so the answer is refused as malformed.
+    let genuine = witness_signer
+        .sign_at(cp.note().text(), 1_767_225_600)
+        .unwrap()
+        .to_line();
+    for body in [format!("\n{genuine}"), format!("{genuine}\n{genuine}")] {
+        w.respond_next(scripted_200(&body));
+        assert!(matches!(
+            a.add_checkpoint(&cp, None),
+            Err(WitnessError::BadAnswer(_))
+        ));
+    }
     assert!(a.latest().unwrap().is_none(), "nothing was accepted");
 
     // An anchor that trusts another key (same name) finds no cosignature it knows.

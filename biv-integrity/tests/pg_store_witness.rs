@@ -106,6 +106,15 @@ async fn a_pg_log_publishes_with_proofs_and_a_fork_is_refused() {
     for n in 100..110 {
         fork.append(&event(n, fork_salt)).await.unwrap();
     }
+    // The refusals are visible on the log (publication runs on its own thread: wait for it).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fork.anchor_failures() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        fork.anchor_failures() > 0,
+        "the witness's refusal is counted"
+    );
     fork.close().await;
     assert!(b.latest_cosigned().is_none(), "the fork was never cosigned");
     assert_eq!(w.checkpoint(ORIGIN), Some((size, root)));

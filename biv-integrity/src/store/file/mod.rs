@@ -196,6 +196,8 @@ pub struct FileLog {
     committed: Arc<RwLock<Committed>>,
     readers: Mutex<Readers>,
     levels: levels::LevelReader,
+    /// The publisher's live failure counter (publication runs on its own thread).
+    anchor_failures: Option<Arc<std::sync::atomic::AtomicU64>>,
     _lock: lock::DirLock,
 }
 
@@ -327,6 +329,10 @@ impl FileLog {
                 publisher::Publisher::start(anchor, tree)
             }),
         };
+        let anchor_failures = writer
+            .publisher
+            .as_ref()
+            .map(publisher::Publisher::failure_counter);
         let handle = std::thread::Builder::new()
             .name("biv-audit-writer".into())
             .spawn(move || writer.run(rx))
@@ -339,6 +345,7 @@ impl FileLog {
             committed,
             readers: Mutex::new(Readers::default()),
             levels: levels::LevelReader::new(&dir.join("tree")),
+            anchor_failures,
             _lock: opened.lock,
         }
     }
@@ -522,11 +529,14 @@ impl FileLog {
     }
 
     /// How many publications the anchor failed to take since the log was opened, retries of a
-    /// failed one included (counted as of the newest checkpoint; publishing runs on its own
-    /// thread, so a hung anchor never stalls appends, and a failed publication is tried again
-    /// after 1 s, doubling up to 60 s, until it succeeds or a newer checkpoint replaces it).
+    /// failed one included, counted live (publishing runs on its own thread, so a hung anchor
+    /// never stalls appends, and a failed publication is tried again after 1 s, doubling up to
+    /// 60 s, until it succeeds or a newer checkpoint replaces it).
     pub fn anchor_failures(&self) -> u64 {
-        self.committed().anchor_failures
+        self.anchor_failures.as_ref().map_or_else(
+            || self.committed().anchor_failures,
+            |counter| counter.load(std::sync::atomic::Ordering::Relaxed),
+        )
     }
 
     fn check_size(&self, size: u64) -> Result<(), ProveError> {

@@ -128,6 +128,11 @@ impl Publisher {
     pub(crate) fn failures(&self) -> u64 {
         self.failures.load(Ordering::Relaxed)
     }
+
+    /// The live failure counter, for readers outside the writer thread.
+    pub(crate) fn failure_counter(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.failures)
+    }
 }
 
 impl Drop for Publisher {

@@ -2,7 +2,9 @@
 //! consistency proofs read over a connection of its own — so a slow or unreachable anchor (a
 //! witness) never holds up sequencing, and a witness gets the proof it needs.
 
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::Duration;
 
 use biv_core::BackendError;
 use tokio_postgres::Client;
@@ -47,22 +49,36 @@ impl ConsistencyProver for PgProver {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take();
-        let (client, hashes) = runtime.block_on(async {
-            let client = match taken {
-                Some(c) if !c.is_closed() => c,
-                _ => super::connect(&self.conninfo)
-                    .await
-                    .map_err(BackendError::new)?,
-            };
-            let hashes = super::nodes(&client, &self.log_id, plan.nodes())
+        // Bounded: a black-holed connection must not stall the publishing thread for good (the
+        // connection is dropped and made again next time).
+        let (client, hashes) = runtime
+            .block_on(async {
+                tokio::time::timeout(PROOF_TIMEOUT, async {
+                    let client = match taken {
+                        Some(c) if !c.is_closed() => c,
+                        _ => super::connect(&self.conninfo)
+                            .await
+                            .map_err(BackendError::new)?,
+                    };
+                    let hashes = super::nodes(&client, &self.log_id, plan.nodes())
+                        .await
+                        .map_err(BackendError::new);
+                    Ok::<_, BackendError>((client, hashes))
+                })
                 .await
-                .map_err(BackendError::new);
-            Ok::<_, BackendError>((client, hashes))
-        })?;
+            })
+            .map_err(|_| {
+                BackendError::msg(format!(
+                    "reading a consistency proof took longer than {PROOF_TIMEOUT:?}"
+                ))
+            })??;
         *self.client.lock().unwrap_or_else(PoisonError::into_inner) = Some(client);
         plan.assemble(&hashes?).map_err(BackendError::new)
     }
 }
+
+/// Longest a consistency proof may take to read (connecting included).
+const PROOF_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The anchor the writer is given: publishing hands the checkpoint to the publishing thread and
 /// returns at once; reading asks the real anchor.
@@ -84,12 +100,13 @@ impl CheckpointAnchor for Background {
 }
 
 /// Wraps `anchor` so that the writer publishes to it from a thread of its own, with proofs from
-/// the log `log_id` at `conninfo`. When that thread cannot be started the anchor is used as is.
+/// the log `log_id` at `conninfo`, and returns the publisher's live failure counter. When that
+/// thread cannot be started the anchor is used as is (and publishes inline).
 pub(super) fn in_background(
     anchor: Arc<dyn CheckpointAnchor>,
     conninfo: &str,
     log_id: &str,
-) -> Arc<dyn CheckpointAnchor> {
+) -> (Arc<dyn CheckpointAnchor>, Option<Arc<AtomicU64>>) {
     let prover = Arc::new(PgProver {
         conninfo: conninfo.to_owned(),
         log_id: log_id.to_owned(),
@@ -97,7 +114,10 @@ pub(super) fn in_background(
         client: Mutex::new(None),
     });
     match Publisher::start(Arc::clone(&anchor), prover) {
-        Some(publisher) => Arc::new(Background { anchor, publisher }),
-        None => anchor,
+        Some(publisher) => {
+            let failures = publisher.failure_counter();
+            (Arc::new(Background { anchor, publisher }), Some(failures))
+        }
+        None => (anchor, None),
     }
 }

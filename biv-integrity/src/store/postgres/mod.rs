@@ -159,6 +159,8 @@ pub struct PgLog {
     stopped: tokio::sync::oneshot::Receiver<()>,
     /// Verifies the log's checkpoints.
     key: CheckpointKey,
+    /// The anchor publisher's live failure counter, when an anchor is set.
+    anchor_failures: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl std::fmt::Debug for Request {
@@ -227,7 +229,8 @@ impl PgLog {
                 runtime.block_on(async move {
                     match start(&conninfo_owned, &log_id_owned, key, &opts).await {
                         Ok((reader, writer, tx, rx)) => {
-                            if ready_tx.send(Ok((reader, tx))).is_ok() {
+                            let failures = writer.checkpoints.anchor_failures.clone();
+                            if ready_tx.send(Ok((reader, tx, failures))).is_ok() {
                                 writer.run(rx).await;
                             }
                             let _ = stopped_tx.send(());
@@ -241,7 +244,7 @@ impl PgLog {
         if let Err(e) = spawned {
             return Err(PgLogError::Database(BackendError::new(e)));
         }
-        let (reader, tx) = ready_rx.await.map_err(|_| {
+        let (reader, tx, anchor_failures) = ready_rx.await.map_err(|_| {
             PgLogError::Database(BackendError::msg(
                 "the audit log thread stopped while connecting",
             ))
@@ -253,7 +256,17 @@ impl PgLog {
             tx,
             stopped,
             key: verifying_key,
+            anchor_failures,
         })
+    }
+
+    /// How many publications the anchor (a witness, a directory) refused or could not take,
+    /// retries of a failed one included, counted live; 0 without an anchor. A refusal by a
+    /// witness (a fork, a rollback) counts here; watch it.
+    pub fn anchor_failures(&self) -> u64 {
+        self.anchor_failures
+            .as_ref()
+            .map_or(0, |c| c.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Stops accepting appends, lets the writer commit what is queued and sign a checkpoint of
@@ -709,6 +722,10 @@ async fn start(
     let statements = writer::Statements::prepare(&writer_client)
         .await
         .map_err(db)?;
+    let background = options
+        .anchor
+        .clone()
+        .map(|a| anchor::in_background(a, conninfo, log_id));
     let writer = PgWriter {
         client: writer_client,
         log_id: log_id.to_owned(),
@@ -721,10 +738,8 @@ async fn start(
             interval: options.checkpoint_interval,
             every: options.checkpoint_every.max(1),
             // Published from a thread of its own, with proofs for a witness.
-            anchor: options
-                .anchor
-                .clone()
-                .map(|a| anchor::in_background(a, conninfo, log_id)),
+            anchor: background.as_ref().map(|(a, _)| Arc::clone(a)),
+            anchor_failures: background.and_then(|(_, failures)| failures),
             last_size: last_checkpoint.as_ref().map(|c| c.checkpoint().size()),
             last_root: last_checkpoint.as_ref().map(|c| *c.checkpoint().root()),
             last_at: std::time::Instant::now(),

@@ -49,6 +49,8 @@ pub(crate) struct Checkpointing {
     pub(crate) interval: std::time::Duration,
     pub(crate) every: u64,
     pub(crate) anchor: Option<std::sync::Arc<dyn CheckpointAnchor>>,
+    /// The anchor publisher's live failure counter (read by `PgLog::anchor_failures`).
+    pub(crate) anchor_failures: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
     pub(crate) last_size: Option<u64>,
     pub(crate) last_root: Option<Hash>,
     pub(crate) last_at: std::time::Instant,

@@ -103,11 +103,15 @@ pub(super) fn post(
             .enable_all()
             .build()
             .map_err(|e| WitnessError::Transport(format!("starting a runtime: {e}")))?;
-        runtime.block_on(async {
+        let answer = runtime.block_on(async {
             tokio::time::timeout(timeout, exchange(endpoint, body))
                 .await
                 .map_err(|_| WitnessError::Timeout(timeout))?
-        })
+        });
+        // A host-name lookup still running on the blocking pool must not hold the caller past
+        // the timeout: leave it behind instead of waiting for it.
+        runtime.shutdown_background();
+        answer
     };
     if tokio::runtime::Handle::try_current().is_err() {
         return run();

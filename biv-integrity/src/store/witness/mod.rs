@@ -139,7 +139,8 @@ pub enum WitnessError {
 /// What the anchor knows about the witness's view of the log.
 #[derive(Debug, Default)]
 struct Known {
-    /// The size the witness last confirmed (by cosigning, or named in a 409).
+    /// The size the witness last confirmed by cosigning (a size named in a 409 is used for the
+    /// retry of that call only).
     witness_size: Option<u64>,
     /// The newest checkpoint the witness cosigned, with its verified cosignatures.
     newest: Option<SignedCheckpoint>,
@@ -238,9 +239,13 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The start of a witness's text answer, for error messages.
+/// The start of a witness's text answer, for error messages, without control characters (a
+/// terminal escape sequence from the witness must not reach an operator's terminal).
 fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    let text: String = String::from_utf8_lossy(body)
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     let text = text.trim();
     match text.char_indices().nth(200) {
         Some((at, _)) => format!("{}…", &text[..at]),
@@ -388,8 +393,9 @@ impl WitnessAnchor {
             match answer.status {
                 200 => return self.accept(checkpoint, &answer),
                 409 => {
+                    // Used for the one retry only, never remembered: the answer is not signed,
+                    // so a forged or mistaken 409 must not block later publications.
                     let named = conflict_size(&answer)?;
-                    lock(&self.known).witness_size = Some(named);
                     if named == old {
                         return Err(if old == size {
                             WitnessError::Fork { size }
@@ -463,7 +469,12 @@ impl WitnessAnchor {
     ) -> Result<SignedCheckpoint, WitnessError> {
         let lines = std::str::from_utf8(&answer.body)
             .map_err(|_| WitnessError::BadAnswer("the body is not UTF-8".into()))?;
-        if lines.is_empty() || !lines.ends_with('\n') {
+        // Only signature lines: an empty line would let the answer add lines to the signed text.
+        if lines.is_empty()
+            || !lines.ends_with('\n')
+            || lines.starts_with('\n')
+            || lines.contains("\n\n")
+        {
             return Err(WitnessError::BadAnswer(
                 "the body is not a sequence of signature lines".into(),
             ));
