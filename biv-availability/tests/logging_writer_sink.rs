@@ -7,7 +7,9 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use biv_availability::logging::WriterSink;
-use biv_core::{LogFlushError, LogSink, LogSubmitError};
+use biv_core::{
+    Dataset, Level, LogFlushError, LogRecord, LogSink, LogSubmitError, RecordId, Timestamp,
+};
 use biv_testkit::sample_log_record;
 
 /// A writer collecting into shared memory. While `open` is false, `write` blocks; `calls`
@@ -330,4 +332,48 @@ fn a_torn_line_stays_alone_even_when_the_next_write_fails_too() {
     assert_eq!(lines[0].len(), 10, "{text}");
     assert!(lines[1].contains("request 3 served"), "{text}");
     assert!(text.ends_with('\n'), "{text}");
+}
+
+#[test]
+fn the_queue_is_bounded_in_bytes_as_well_as_in_records() {
+    // A writer that never returns: everything submitted stays queued (or in its hands).
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    struct Stuck(std::sync::Mutex<std::sync::mpsc::Receiver<()>>);
+    impl std::io::Write for Stuck {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .recv();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = WriterSink::new(Stuck(std::sync::Mutex::new(release_rx)), 1 << 20).unwrap();
+    // Lines of about 1 MiB: far fewer than the record capacity fit in 64 MiB.
+    let big = format!("{{\"message\":\"{}\"}}", "x".repeat((1 << 20) - 32));
+    let mut accepted = 0u64;
+    let mut refused = 0u64;
+    for n in 0..300u64 {
+        let record = LogRecord::new(
+            RecordId::from_bytes([n as u8; 16]),
+            Timestamp::from_unix_seconds(1_767_225_600, 0).unwrap(),
+            Level::Info,
+            Dataset::Application,
+            big.clone(),
+        )
+        .unwrap();
+        match sink.submit(record) {
+            Ok(()) => accepted += 1,
+            Err(LogSubmitError::Full) => refused += 1,
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+    assert!(refused > 0, "the byte bound refused records");
+    // At most 64 MiB queued plus what the writer took before it got stuck (one chunk).
+    assert!(accepted <= 64 + 64 + 1, "{accepted} accepted");
+    drop(release_tx);
 }

@@ -14,6 +14,9 @@ use biv_core::{BackendError, LogFlushError, LogRecord, LogSink, LogSubmitError};
 /// sleeps until woken. Records submitted meanwhile are written when this ends (or earlier, when
 /// the queue passes [`Shared::wake_at`] or a flush asks), so a busy emitter never wakes it.
 const LINGER: Duration = Duration::from_millis(2);
+/// Most bytes of lines waiting in the queue; a record that would pass it is refused like one
+/// over `capacity` (dropped and counted). Up to as many again can be in the writer's hands.
+const MAX_QUEUED_BYTES: usize = 64 << 20;
 
 /// Records handed to the writer in one `write` call, at most.
 const CHUNK: usize = 1024;
@@ -165,7 +168,8 @@ impl std::fmt::Debug for WriterSink {
 }
 
 impl WriterSink {
-    /// A sink writing to `writer` through a queue of `capacity` records.
+    /// A sink writing to `writer` through a queue of `capacity` records and at most 64 MiB of
+    /// lines; a record that would pass either bound is refused with `Full` and counted.
     ///
     /// # Errors
     /// An I/O error when the writing thread cannot be started.
@@ -362,7 +366,11 @@ impl LogSink for WriterSink {
         if state.writer == WriterState::Gone {
             return Err(LogSubmitError::Closed);
         }
-        if state.ends.len() >= shared.capacity {
+        // Bounded by records and by bytes: capacity counts lines, and a line may be up to
+        // `MAX_LOG_RECORD_BYTES`, so the bytes waiting have a limit of their own.
+        if state.ends.len() >= shared.capacity
+            || state.bytes.len() + record.line().len() + 1 > MAX_QUEUED_BYTES
+        {
             drop(state);
             shared.full.fetch_add(1, Ordering::Relaxed);
             return Err(LogSubmitError::Full);
