@@ -1,9 +1,11 @@
 //! `biv audit` end to end with the real binary: init, append the example events, checkpoint,
 //! prove, verify, tamper, report.
 
-use std::io::Write;
+mod common;
+
+use common::{run_with_stdin, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use biv_integrity::tlog::{
     Ed25519Verifier, Hash, ProofBundle, SignedCheckpoint, verify_consistency,
@@ -12,23 +14,9 @@ use biv_integrity::tlog::{
 const ORIGIN: &str = "biv.test/cli/audit";
 
 fn biv(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_biv"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("biv runs");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).expect("write stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("biv finishes")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_biv"));
+    command.args(args);
+    run_with_stdin(command, stdin.unwrap_or_default())
 }
 
 fn fresh(tag: &str) -> PathBuf {

@@ -11,9 +11,11 @@
 //! - a second run under the same limit (the disk is still full) keeps all of that;
 //! - without the limit, appending works again and the log verifies.
 
-use std::io::Write;
+mod common;
+
+use common::{run_with_stdin, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use biv_integrity::store::FileLogReader;
 use biv_integrity::tlog::{Hash, leaf_hash};
@@ -35,23 +37,8 @@ fn run(limit: Option<u64>, args: &[&str], stdin: &[u8]) -> Output {
         }
         None => Command::new(biv),
     };
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("biv runs");
-    let mut input = child.stdin.take().expect("stdin");
-    // A run that fails early may exit before it reads everything: a broken pipe here is not
-    // the test's concern, the exit status and the log are.
-    let _ = input.write_all(stdin);
-    drop(input);
-    child.wait_with_output().expect("biv finishes")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    command.args(args);
+    run_with_stdin(command, stdin)
 }
 
 fn fresh(tag: &str) -> PathBuf {

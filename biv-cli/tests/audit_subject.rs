@@ -2,9 +2,11 @@
 //! under two subject-key versions, and one report that finds the events recorded under both —
 //! with the identifier only ever on stdin.
 
-use std::io::Write;
+mod common;
+
+use common::{run_with_stdin, text};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 const OLD_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 const NEW_KEY: &str = "f0e1d2c3b4a5968778695a4b3c2d1e0f00112233445566778899aabbccddeeff";
@@ -14,23 +16,9 @@ const OLD_REF_VALUE: &str = "4999759a57556ce0e533e2fcbc8ef1c744fa520ffe795db89ed
 const BSN: &str = "111222333";
 
 fn biv(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_biv"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("biv runs");
-    let mut input = child.stdin.take().expect("stdin");
-    // A command that refuses its arguments exits without reading stdin: a broken pipe here is
-    // not the test's concern, the exit status is.
-    let _ = input.write_all(stdin);
-    drop(input);
-    child.wait_with_output().expect("biv finishes")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_biv"));
+    command.args(args);
+    run_with_stdin(command, stdin)
 }
 
 fn fresh(tag: &str) -> PathBuf {

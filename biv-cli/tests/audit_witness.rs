@@ -1,9 +1,11 @@
 //! `biv audit append --witness URL --witness-key VKEY` with the real binary against
 //! biv-testkit's stand-in c2sp.org/tlog-witness witness.
 
-use std::io::Write;
+mod common;
+
+use common::{run_with_stdin, text};
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use biv_integrity::tlog::{CosignatureVerifier, SignedCheckpoint, verify_cosignatures};
 use biv_testkit::witness::TlogWitness;
@@ -11,23 +13,9 @@ use biv_testkit::witness::TlogWitness;
 const ORIGIN: &str = "biv.test/cli/witnessed";
 
 fn biv(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_biv"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("biv runs");
-    let mut input = child.stdin.take().expect("stdin");
-    if let Some(bytes) = stdin {
-        input.write_all(bytes).expect("write stdin");
-    }
-    drop(input);
-    child.wait_with_output().expect("biv finishes")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
+    let mut command = Command::new(env!("CARGO_BIN_EXE_biv"));
+    command.args(args);
+    run_with_stdin(command, stdin.unwrap_or_default())
 }
 
 fn fresh(tag: &str) -> PathBuf {

@@ -212,31 +212,38 @@ async fn the_tables_are_append_only_even_for_their_owner() {
     assert_eq!(log.verify_full().await.unwrap(), 3);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "server: postgresql; run `cargo xtask test`"]
-async fn a_writer_role_may_insert_and_select_only() {
-    let admin = admin().await;
-    let role = format!("biv_writer_{}", std::process::id());
-    admin
+/// A log installed by the owner with `role` (created afresh) as its writer role, and the same
+/// log opened as that role: `(log id, the role's URL, the role's log, the owner's log)`.
+async fn log_with_writer_role(role: &str, tag: &str) -> (String, String, PgLog, PgLog) {
+    admin()
+        .await
         .batch_execute(&format!(
             "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"
         ))
         .await
-        .unwrap();
-    let id = unique_log_id("role");
-    let _owner = PgLog::connect(
+        .expect("create the writer role");
+    let id = unique_log_id(tag);
+    let owner = PgLog::connect(
         &servers::postgres_url(),
         &id,
         key(),
-        PgLogOptions::default().with_writer_role(&role),
+        PgLogOptions::default().with_writer_role(role),
     )
     .await
-    .unwrap();
+    .expect("the owner installs the log");
     let url =
         servers::postgres_url().replacen("postgresql://biv@", &format!("postgresql://{role}@"), 1);
     let writer = PgLog::connect(&url, &id, key(), PgLogOptions::default())
         .await
-        .unwrap();
+        .expect("the writer role connects");
+    (id, url, writer, owner)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "server: postgresql; run `cargo xtask test`"]
+async fn a_writer_role_may_insert_and_select_only() {
+    let role = format!("biv_writer_{}", std::process::id());
+    let (_id, url, writer, _owner) = log_with_writer_role(&role, "role").await;
     assert_eq!(writer.append(&event(1, 4)).await.unwrap().index(), 0);
     let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
     tokio::spawn(conn);
@@ -525,26 +532,7 @@ async fn state_row(client: &tokio_postgres::Client, id: &str) -> (i64, Vec<u8>, 
 async fn the_writer_role_cannot_rewrite_the_state_row_to_a_forged_tree() {
     let admin = admin().await;
     let role = format!("biv_state_writer_{}", std::process::id());
-    admin
-        .batch_execute(&format!(
-            "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN"
-        ))
-        .await
-        .unwrap();
-    let id = unique_log_id("state-row");
-    let _owner = PgLog::connect(
-        &servers::postgres_url(),
-        &id,
-        key(),
-        PgLogOptions::default().with_writer_role(&role),
-    )
-    .await
-    .unwrap();
-    let url =
-        servers::postgres_url().replacen("postgresql://biv@", &format!("postgresql://{role}@"), 1);
-    let writer = PgLog::connect(&url, &id, key(), PgLogOptions::default())
-        .await
-        .unwrap();
+    let (id, url, writer, _owner) = log_with_writer_role(&role, "state-row").await;
     for n in 0..11 {
         writer.append(&event(n, 11)).await.unwrap();
     }
