@@ -341,6 +341,14 @@ fn reopening_continues_the_file_and_ends_a_torn_last_line() {
     let active = dir.join("app.ndjson");
     std::fs::write(&active, format!("{}\n{{\"n\":\"0000", record(0).line())).unwrap();
     std::fs::set_permissions(&active, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Written "earlier the same day" as the injected clock: the file's modification day decides
+    // whether reopening rotates it, so it must not be the real date the test runs on.
+    std::fs::File::options()
+        .write(true)
+        .open(&active)
+        .unwrap()
+        .set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_795_683_600))
+        .unwrap();
     let config = RotatingFileConfig::new(&active).with_max_bytes(None);
     let (sink, _) = sink(config, clock_at("2026-11-26T10:00:00Z"));
     submit_all(&sink, 1..2);
