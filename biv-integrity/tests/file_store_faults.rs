@@ -115,8 +115,11 @@ fn appends_under_a_file_size_limit_fail_closed_and_lose_no_receipted_entry() {
             }
             collect(&out, &mut receipts);
         }
+        // Under the smallest limits the first group commit (up to four entries, one per
+        // thread) may already not fit, so nothing is receipted; from 5,555 bytes on it always
+        // fits.
         assert!(
-            !receipts.is_empty(),
+            limit < 5_555 || !receipts.is_empty(),
             "limit {limit}: the child should have appended something"
         );
         let log = open(&dir);
