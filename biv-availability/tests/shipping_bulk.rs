@@ -63,6 +63,27 @@ async fn ship(s: &mut BulkShipper) -> Result<ShipReport, ShipError> {
         .expect("shipping finished within the bound")
 }
 
+/// Runs the shipper until `n` records are delivered (bounded by [`BOUND`]), lets it go on for
+/// `settle`, stops it and returns its report.
+async fn run_until_delivered(mut s: BulkShipper, n: u64, settle: Duration) -> ShipReport {
+    let stats = s.stats();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        s.run(async {
+            let _ = stop_rx.await;
+        })
+        .await
+    });
+    let deadline = Instant::now() + BOUND;
+    while stats.delivered() < n {
+        assert!(Instant::now() < deadline, "delivered in time");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(settle).await;
+    stop_tx.send(()).expect("stop");
+    task.await.expect("join").expect("run")
+}
+
 fn ids(n: u64) -> HashSet<String> {
     (0..n)
         .map(|i| sample_log_record(i).id().to_string())
@@ -399,29 +420,13 @@ async fn a_small_batch_waits_for_the_linger_and_goes_out_in_one_request() {
     let es = ElasticReceiver::start().expect("receiver");
     let dir = fresh("linger");
     let _spool = fill(&dir, 10);
-    let mut s = shipper(
+    let s = shipper(
         &dir,
         &es,
         fast().with_timing(Duration::from_millis(200), Duration::from_millis(5)),
     );
-    let stats = s.stats();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let r = s
-            .run(async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        (r, s)
-    });
-    let deadline = Instant::now() + BOUND;
-    while stats.delivered() < 10 {
-        assert!(Instant::now() < deadline, "delivered in time");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    stop_tx.send(()).expect("stop");
-    let (report, _s) = task.await.expect("join");
-    assert_eq!(report.expect("run").delivered, 10);
+    let report = run_until_delivered(s, 10, Duration::ZERO).await;
+    assert_eq!(report.delivered, 10);
     // Polled every 5 ms, but held back until the linger passed: one request, not one per poll.
     assert_eq!(es.stats().items_per_request, vec![10]);
     std::fs::remove_dir_all(&dir).expect("cleanup");
@@ -502,32 +507,14 @@ async fn a_damaged_frame_is_dead_lettered_once_while_the_lingering_shipper_reads
 
     // Polled every 5 ms, lingering 200 ms: the damaged region is read again and again before
     // the batch goes out.
-    let mut s = shipper(
+    let s = shipper(
         &dir,
         &es,
         fast().with_timing(Duration::from_millis(200), Duration::from_millis(5)),
     );
     let dead_letter = s.dead_letter_path().to_path_buf();
-    let stats = s.stats();
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let r = s
-            .run(async {
-                let _ = stop_rx.await;
-            })
-            .await;
-        (r, s)
-    });
-    let deadline = Instant::now() + BOUND;
-    while stats.delivered() < 9 {
-        assert!(Instant::now() < deadline, "delivered in time");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    // A few more polls past the ack: nothing is written twice.
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    stop_tx.send(()).expect("stop");
-    let (report, _s) = task.await.expect("join");
-    let report = report.expect("run");
+    // A few more polls past the ack (100 ms): nothing is written twice.
+    let report = run_until_delivered(s, 9, Duration::from_millis(100)).await;
     assert_eq!(report.delivered, 9, "every record but the damaged one");
     assert_eq!(report.corrupt_regions, 1);
     let lines = std::fs::read_to_string(&dead_letter).expect("dead-letter file");
