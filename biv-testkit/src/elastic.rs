@@ -56,6 +56,8 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use crate::loopback::LoopbackServer;
+
 /// A whole-request answer scripted with [`ElasticReceiver::respond_next`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -182,17 +184,15 @@ impl Shared {
 /// It runs on its own thread and runtime, so it serves synchronous tests, async tests and
 /// child processes alike; dropping it stops it.
 pub struct ElasticReceiver {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
     up: watch::Sender<bool>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for ElasticReceiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ElasticReceiver")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .finish_non_exhaustive()
     }
 }
@@ -203,47 +203,27 @@ impl ElasticReceiver {
     /// # Errors
     /// The I/O error of binding the port or starting the thread.
     pub fn start() -> io::Result<Self> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::default());
         // The bound std listener already accepts connections (into its backlog).
         shared.lock().listening = true;
         let (up, up_rx) = watch::channel(true);
-        let (stop, stop_rx) = tokio::sync::oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let thread = {
+        let server = {
             let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("biv-elastic-receiver".into())
-                .spawn(move || {
-                    runtime.block_on(async move {
-                        tokio::select! {
-                            () = serve(listener, addr, shared, up_rx) => {}
-                            _ = stop_rx => {}
-                        }
-                    });
-                })?
+            LoopbackServer::start("biv-elastic-receiver", move |listener, addr| {
+                serve(listener, addr, shared, up_rx)
+            })?
         };
-        Ok(ElasticReceiver {
-            addr,
-            shared,
-            up,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        Ok(ElasticReceiver { server, shared, up })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The base URL, `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The documents of `index` as `(_id, source)`, in the order they were first stored.
@@ -356,7 +336,7 @@ impl ElasticReceiver {
             if left.is_zero() {
                 panic!(
                     "ElasticReceiver on {}: still {} after 10 s",
-                    self.addr,
+                    self.server.addr(),
                     if listening {
                         "not listening"
                     } else {
@@ -370,17 +350,6 @@ impl ElasticReceiver {
                 .wait_timeout(state, left)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
-        }
-    }
-}
-
-impl Drop for ElasticReceiver {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
         }
     }
 }

@@ -34,6 +34,7 @@ mod clock;
 pub mod conformance;
 pub mod elastic;
 mod log_sink;
+mod loopback;
 pub mod net;
 mod notifier;
 mod samples;

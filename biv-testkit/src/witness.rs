@@ -52,6 +52,8 @@ use hyper_util::rt::TokioIo;
 use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 
+use crate::loopback::LoopbackServer;
+
 /// Largest request body read.
 const MAX_BODY: usize = 1 << 20;
 /// Most consistency proof lines (c2sp.org/tlog-witness).
@@ -150,17 +152,15 @@ impl Shared {
 /// It runs on its own thread and runtime, so it serves synchronous tests, async tests and
 /// child processes alike; dropping it stops it.
 pub struct TlogWitness {
-    addr: SocketAddr,
+    server: LoopbackServer,
     shared: Arc<Shared>,
     availability: watch::Sender<Availability>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for TlogWitness {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TlogWitness")
-            .field("addr", &self.addr)
+            .field("addr", &self.server.addr())
             .field("name", &self.shared.name)
             .finish_non_exhaustive()
     }
@@ -202,44 +202,28 @@ impl TlogWitness {
             state: Mutex::new(State::default()),
             changed: Condvar::new(),
         });
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let (availability, availability_rx) = watch::channel(Availability::Up);
-        let (stop, stop_rx) = tokio::sync::oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        let thread = {
+        let server = {
             let shared = Arc::clone(&shared);
-            std::thread::Builder::new()
-                .name("biv-tlog-witness".into())
-                .spawn(move || {
-                    runtime.block_on(async move {
-                        tokio::select! {
-                            () = serve(listener, shared, availability_rx) => {}
-                            _ = stop_rx => {}
-                        }
-                    });
-                })?
+            LoopbackServer::start("biv-tlog-witness", move |listener, _addr| {
+                serve(listener, shared, availability_rx)
+            })?
         };
         Ok(TlogWitness {
-            addr,
+            server,
             shared,
             availability,
-            stop: Some(stop),
-            thread: Some(thread),
         })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// The submission prefix, `http://127.0.0.1:PORT` (requests go to `…/add-checkpoint`).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr())
     }
 
     /// The witness's verifier key, `name+hex8+base64(0x04 ‖ public key)`.
@@ -352,17 +336,6 @@ impl TlogWitness {
     /// closed when it serves again).
     pub fn set_availability(&self, availability: Availability) {
         let _ = self.availability.send(availability);
-    }
-}
-
-impl Drop for TlogWitness {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 
