@@ -118,19 +118,9 @@ impl SubjectKey {
     /// # Errors
     /// [`SubjectRefError::KeyHex`], otherwise as [`SubjectKey::new`].
     pub fn from_hex(id: &str, text: &str) -> Result<Self, SubjectRefError> {
-        let text = text.trim().as_bytes();
-        if !text.len().is_multiple_of(2) {
-            return Err(SubjectRefError::KeyHex);
-        }
-        let mut bytes = Zeroizing::new(Vec::with_capacity(text.len() / 2));
-        for pair in text.chunks_exact(2) {
-            let digit = |b: u8| char::from(b).to_digit(16);
-            match (digit(pair[0]), digit(pair[1])) {
-                (Some(hi), Some(lo)) => bytes.push(u8::try_from(hi * 16 + lo).unwrap_or(0)),
-                _ => return Err(SubjectRefError::KeyHex),
-            }
-        }
-        SubjectKey::new(id, SecretBytes::new(bytes.to_vec()))
+        let bytes =
+            crate::pii::pseudonym::decode_hex(text.trim()).ok_or(SubjectRefError::KeyHex)?;
+        SubjectKey::new(id, bytes)
     }
 
     /// The key id written into every reference.

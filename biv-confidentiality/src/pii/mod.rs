@@ -49,7 +49,7 @@ mod context;
 mod detectors;
 mod hints;
 mod operators;
-mod pseudonym;
+pub(crate) mod pseudonym;
 mod redactor;
 mod scanner;
 mod stream;

@@ -102,7 +102,7 @@ impl PseudonymKey {
     /// [`KeyError::Hex`] if the text is not an even number of hex digits, otherwise as
     /// [`PseudonymKey::new`].
     pub fn from_hex(id: Option<&str>, text: &str) -> Result<Self, KeyError> {
-        let bytes = decode_hex(text.trim())?;
+        let bytes = decode_hex(text.trim()).ok_or(KeyError::Hex)?;
         match id {
             Some(id) => PseudonymKey::new(id, bytes),
             None => PseudonymKey::with_derived_id(bytes),
@@ -153,22 +153,24 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn decode_hex(text: &str) -> Result<SecretBytes, KeyError> {
+/// Key material written as hex digits (no white space); `None` for anything else. The
+/// intermediate bytes are wiped.
+pub(crate) fn decode_hex(text: &str) -> Option<SecretBytes> {
     let t = text.as_bytes();
     if !t.len().is_multiple_of(2) {
-        return Err(KeyError::Hex);
+        return None;
     }
     let nibble = |c: u8| match c {
-        b'0'..=b'9' => Ok(c - b'0'),
-        b'a'..=b'f' => Ok(c - b'a' + 10),
-        b'A'..=b'F' => Ok(c - b'A' + 10),
-        _ => Err(KeyError::Hex),
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
     };
     let mut out = Zeroizing::new(Vec::with_capacity(t.len() / 2));
     for pair in t.chunks_exact(2) {
         out.push(nibble(pair[0])? << 4 | nibble(pair[1])?);
     }
-    Ok(SecretBytes::from_slice(&out))
+    Some(SecretBytes::from_slice(&out))
 }
 
 /// The form of a value that is hashed, so that formatting does not change the pseudonym.
