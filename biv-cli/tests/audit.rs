@@ -245,6 +245,64 @@ fn a_malformed_line_is_refused_and_nothing_of_it_is_appended() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+#[test]
+fn a_damaged_tail_is_refused_until_the_operator_cuts_it() {
+    let dir = fresh("damaged-tail");
+    let d = dir.to_str().unwrap();
+    let out = biv(&["audit", "init", "--dir", d, "--origin", ORIGIN], None);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let lines: Vec<&str> = examples().lines().collect();
+    let append = |from: usize, to: usize| {
+        let input = lines[from..to].join("\n");
+        let out = biv(&["audit", "append", "--dir", d], Some(input.as_bytes()));
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    };
+    append(0, 4);
+    // What a crash after the next run's commits, before it recorded its state or signed over
+    // them, leaves: the state and the checkpoints of the first run, the frames of both.
+    let state = std::fs::read(dir.join("state.json")).unwrap();
+    let signed = std::fs::read(dir.join("checkpoints")).unwrap();
+    append(4, 10);
+    std::fs::write(dir.join("state.json"), &state).unwrap();
+    std::fs::write(dir.join("checkpoints"), &signed).unwrap();
+    let seg = dir.join("segments").join(format!("{:020}.seg", 0));
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let mut pos = 0;
+    for _ in 0..6 {
+        pos += 8 + u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+    }
+    bytes[pos + 30] ^= 0x04; // entry 6 no longer matches its checksum; 7, 8 and 9 follow whole
+    std::fs::write(&seg, &bytes).unwrap();
+
+    let out = biv(&["audit", "append", "--dir", d], Some(b""));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("damaged") && err.contains("entry 6") && err.contains("--cut-damaged-tail"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&seg).unwrap(), bytes, "nothing is cut");
+
+    let out = biv(
+        &["audit", "append", "--dir", d, "--cut-damaged-tail"],
+        Some(b""),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("holding 3 whole frames into"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(std::fs::read(&seg).unwrap().len(), pos, "cut at the damage");
+    let out = biv(&["audit", "verify", "--dir", d, "--full"], None);
+    assert!(
+        text(&out.stdout).starts_with("ok: 6 entries"),
+        "{}",
+        text(&out.stdout)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// CRC32C (Castagnoli), bit by bit: the frame checksum an insider would recompute.
 fn crc32c(bytes: &[u8]) -> u32 {
     let mut crc = !0u32;

@@ -22,10 +22,16 @@ fn main() {
     let options = FileLogOptions::default().with_segment_bytes(16 * 1024);
     let log = match FileLog::open(&dir, test_key(), options.clone()) {
         Ok(log) => log,
-        Err(_) => FileLog::create(&dir, test_key(), options).unwrap_or_else(|e| {
-            eprintln!("cannot create the log: {e}");
+        Err(biv_integrity::store::OpenError::NotALog(_)) => {
+            FileLog::create(&dir, test_key(), options).unwrap_or_else(|e| {
+                eprintln!("cannot create the log: {e}");
+                std::process::exit(1);
+            })
+        }
+        Err(e) => {
+            eprintln!("cannot open the log: {e}");
             std::process::exit(1);
-        }),
+        }
     };
     let log = Arc::new(log);
     let counter = Arc::new(AtomicU64::new(0));

@@ -201,6 +201,195 @@ fn a_torn_tail_is_cut_off_and_nothing_else() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A log whose `state.json` was recorded after entry 4 while the segment holds 10 committed
+/// entries: what a crash between two records of the state leaves (the writer acknowledges a
+/// commit once its frames are synced, and records the state only now and then).
+fn log_with_unrecorded_commits(tag: &str) -> (PathBuf, [u8; 32]) {
+    let dir = fresh_dir(tag);
+    let options =
+        FileLogOptions::default().with_checkpoints(std::time::Duration::from_secs(3600), 1_000_000);
+    let log = FileLog::create(&dir, test_key(), options.clone()).expect("create");
+    fill(&log, 0..4);
+    log.checkpoint_now().expect("checkpoint"); // records the state at 4
+    let recorded = std::fs::read(dir.join("state.json")).expect("state.json");
+    let signed = std::fs::read(dir.join("checkpoints")).expect("checkpoints");
+    fill(&log, 4..10);
+    let root = log.root();
+    // Closing records the state at 10 and signs a checkpoint over it; the crash did neither.
+    drop(log);
+    std::fs::write(dir.join("state.json"), recorded).expect("write state.json");
+    std::fs::write(dir.join("checkpoints"), signed).expect("write checkpoints");
+    (dir, root)
+}
+
+fn recorded_size(dir: &Path) -> u64 {
+    let bytes = std::fs::read(dir.join("state.json")).expect("state.json");
+    let state: serde_json::Value = serde_json::from_slice(&bytes).expect("JSON");
+    state["size"].as_u64().expect("a size")
+}
+
+#[test]
+fn commits_after_the_recorded_state_are_adopted_and_a_torn_frame_after_them_cut() {
+    let (dir, root) = log_with_unrecorded_commits("adopt");
+    assert_eq!(recorded_size(&dir), 4);
+    let seg = active_segment(&dir);
+    let committed = std::fs::metadata(&seg).unwrap().len();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, &[0, 0, 1, 244, 1, 2, 3, 4, b'{', b'"']).unwrap();
+    drop(f);
+
+    let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
+    assert_eq!((log.size(), log.root()), (10, root));
+    for i in 0..10 {
+        let event = decode_entry(&log.entry(i).unwrap()).unwrap();
+        assert_eq!(event, sample_event(i), "entry {i}");
+    }
+    assert_eq!(
+        std::fs::metadata(&seg).unwrap().len(),
+        committed,
+        "only the torn frame is cut"
+    );
+    assert_eq!(
+        recorded_size(&dir),
+        10,
+        "the adopted entries are recorded at once"
+    );
+    let quarantined: Vec<_> = std::fs::read_dir(dir.join("quarantine")).unwrap().collect();
+    assert_eq!(
+        quarantined.len(),
+        1,
+        "the torn frame is kept for inspection"
+    );
+    assert_eq!(log.append_blocking(&sample_event(10)).unwrap().index(), 10);
+    log.verify_full().unwrap();
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_whole_frame_after_the_recorded_state_that_is_no_entry_refuses_to_open() {
+    let (dir, _) = log_with_unrecorded_commits("adopt-forged");
+    let seg = active_segment(&dir);
+    // A frame with a valid checksum whose bytes are not an audit entry: not a torn write.
+    let forged = b"not an audit entry";
+    let mut frame = (forged.len() as u32).to_be_bytes().to_vec();
+    frame.extend_from_slice(&crc32c::crc32c(forged).to_be_bytes());
+    frame.extend_from_slice(forged);
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, &frame).unwrap();
+    drop(f);
+    let before = std::fs::read(&seg).unwrap();
+    match FileLog::open(&dir, test_key(), FileLogOptions::default()) {
+        Err(OpenError::CorruptFrame { index: 10, .. }) => {}
+        other => panic!("expected CorruptFrame at entry 10, got {other:?}"),
+    }
+    assert_eq!(
+        std::fs::read(&seg).unwrap(),
+        before,
+        "a refused open cuts nothing"
+    );
+    assert_eq!(recorded_size(&dir), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Byte ranges of the frames of a segment.
+fn frames(segment: &[u8]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let mut pos = 0;
+    while pos + 8 <= segment.len() {
+        let len = u32::from_be_bytes(segment[pos..pos + 4].try_into().expect("4 bytes")) as usize;
+        out.push(pos..pos + 8 + len);
+        pos += 8 + len;
+    }
+    out
+}
+
+#[test]
+fn damage_after_the_recorded_state_is_refused_until_an_operator_cuts_it() {
+    let (dir, _) = log_with_unrecorded_commits("adopt-damaged");
+    let seg = active_segment(&dir);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let sixth = frames(&bytes)[6].clone();
+    bytes[sixth.start + 20] ^= 0x01;
+    std::fs::write(&seg, &bytes).unwrap();
+    // Entries 4 and 5 would be adopted; from entry 6 on it could be an unfinished commit, but
+    // whole frames follow (entries 7, 8 and 9), so it may as well be damage to committed
+    // entries, which no checkpoint covers yet (checkpoints follow the recorded state). The
+    // open is refused and nothing changes…
+    match FileLog::open(&dir, test_key(), FileLogOptions::default()) {
+        Err(OpenError::DamagedTail {
+            first: 0,
+            offset,
+            index: 6,
+            whole_frames: 3,
+        }) => assert_eq!(offset, sixth.start as u64),
+        other => panic!("expected DamagedTail, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(&seg).unwrap(), bytes);
+    assert_eq!(recorded_size(&dir), 4);
+    // … until an operator lets the open cut the tail into quarantine/.
+    let cut = FileLogOptions::default().with_damaged_tail_cut(true);
+    let log = FileLog::open(&dir, test_key(), cut).unwrap();
+    assert_eq!(log.size(), 6);
+    let found = log.recovery();
+    assert_eq!(found.adopted_entries, 2);
+    assert_eq!(found.cut_bytes, (bytes.len() - sixth.start) as u64);
+    assert_eq!(found.whole_frames_cut, 3);
+    drop(log);
+    let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
+    assert_eq!(
+        log.recovery().whole_frames_cut,
+        0,
+        "reported once, by the open that cut"
+    );
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_repeated_event_after_the_recorded_state_refuses_to_open() {
+    let (dir, _) = log_with_unrecorded_commits("adopt-duplicate");
+    let seg = active_segment(&dir);
+    let bytes = std::fs::read(&seg).unwrap();
+    let last = frames(&bytes)[9].clone();
+    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
+    std::io::Write::write_all(&mut f, &bytes[last]).unwrap();
+    drop(f);
+    match FileLog::open(&dir, test_key(), FileLogOptions::default()) {
+        Err(OpenError::DuplicateEvent { index: 10 }) => {}
+        other => panic!("expected DuplicateEvent at 10, got {other:?}"),
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unlisted_segment_is_only_accepted_empty_after_the_last_entry() {
+    let (dir, root) = log_with_unrecorded_commits("adopt-unlisted");
+    let at = |first: u64| dir.join("segments").join(format!("{first:020}.seg"));
+    // Not empty: the writer lists a segment before it writes to it.
+    std::fs::write(at(10), b"x").unwrap();
+    assert!(matches!(
+        FileLog::open(&dir, test_key(), FileLogOptions::default()),
+        Err(OpenError::UnexpectedSegment { first: 10 })
+    ));
+    std::fs::remove_file(at(10)).unwrap();
+    // Empty, but not right after the last (adopted) entry.
+    std::fs::write(at(7), b"").unwrap();
+    assert!(matches!(
+        FileLog::open(&dir, test_key(), FileLogOptions::default()),
+        Err(OpenError::UnexpectedSegment { first: 7 })
+    ));
+    std::fs::remove_file(at(7)).unwrap();
+    // The empty file of a roll cut short: removed (kept in quarantine/).
+    std::fs::write(at(10), b"").unwrap();
+    let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
+    assert_eq!((log.size(), log.root()), (10, root));
+    assert!(!at(10).exists());
+    assert_eq!(log.append_blocking(&sample_event(10)).unwrap().index(), 10);
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn a_flipped_byte_in_committed_data_refuses_to_open() {
     let dir = fresh_dir("flip");

@@ -179,6 +179,28 @@ fn the_anchor_exposes_a_rollback_of_the_whole_directory() {
 }
 
 #[test]
+fn a_relocated_log_takes_appends() {
+    let d = dir("relocate");
+    let moved = dir("relocate-moved");
+    let log = FileLog::create(&d, key(), quiet()).unwrap();
+    fill(&log, 0, 5);
+    drop(log);
+    copy_dir(&d, &moved); // other storage: every file has another identity
+    let log = FileLog::open_relocated(&moved, key(), quiet()).unwrap();
+    // The writer works on the new files (it used to keep the old identity of the active
+    // segment, and took its own segment for a replaced one).
+    assert_eq!(log.append_blocking(&sample_event(5)).unwrap().index(), 5);
+    drop(log);
+    let log = FileLog::open(&moved, key(), quiet()).unwrap();
+    assert_eq!(log.size(), 6);
+    assert_eq!(log.append_blocking(&sample_event(6)).unwrap().index(), 6);
+    drop(log);
+    for p in [&d, &moved] {
+        std::fs::remove_dir_all(p).unwrap();
+    }
+}
+
+#[test]
 fn the_anchor_exposes_a_fork_and_a_foreign_key_is_refused() {
     let a = dir("fork-a");
     let b = dir("fork-b");

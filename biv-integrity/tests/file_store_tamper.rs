@@ -154,22 +154,44 @@ fn a_refused_open_destroys_nothing() {
     let log = FileLog::open(&d, key(), quiet()).unwrap();
     fill(&log, 8, 20);
     drop(log); // signs a checkpoint at 20
-    let seg_len = std::fs::metadata(segment(&d)).unwrap().len();
-    // A stale state.json comes back (an operator's mistake, or an insider's).
+    // A stale state.json comes back (an operator's mistake, or an insider's), and a byte of entry
+    // 12 is changed: entries 8 to 11 after the stale state are adopted, and from entry 12 on the
+    // segment could be the torn tail of an unfinished commit — but whole frames follow, and a
+    // signed checkpoint covers all 20 entries, so nothing may be cut.
     std::fs::write(d.join("state.json"), &old_state).unwrap();
+    let seg = segment(&d);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let mut pos = 0;
+    for _ in 0..12 {
+        let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        pos += 8 + len;
+    }
+    bytes[pos + 8 + 20] ^= 0x01;
+    std::fs::write(&seg, &bytes).unwrap();
     match FileLog::open(&d, key(), quiet()) {
+        Err(OpenError::DamagedTail {
+            index: 12,
+            whole_frames: 7,
+            ..
+        }) => {}
+        other => panic!("expected the damaged tail to be refused, got {other:?}"),
+    }
+    // Even an operator's permission to cut a damaged tail does not cut signed entries.
+    match FileLog::open(&d, key(), quiet().with_damaged_tail_cut(true)) {
         Err(OpenError::CheckpointAhead {
             checkpoint_size: 20,
-            size: 8,
+            size: 12,
             anchored: false,
         }) => {}
-        other => panic!("expected the stale state to be refused, got {other:?}"),
+        other => panic!("expected the damaged log to be refused, got {other:?}"),
     }
     assert_eq!(
-        std::fs::metadata(segment(&d)).unwrap().len(),
-        seg_len,
+        std::fs::read(&seg).unwrap(),
+        bytes,
         "the receipted entries must survive the refusal"
     );
+    assert_eq!(std::fs::read(d.join("state.json")).unwrap(), old_state);
+    assert!(!d.join("quarantine").exists(), "nothing was cut");
     std::fs::remove_dir_all(&d).unwrap();
 }
 

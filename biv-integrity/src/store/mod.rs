@@ -10,7 +10,7 @@ pub use checkpoint_key::{
 };
 pub use file::{
     DirVerifyError, FileLog, FileLogOptions, FileLogReader, OpenError, ProveError, ReadError,
-    VerifyError, VerifyReport, verify_dir,
+    Recovery, VerifyError, VerifyReport, verify_dir,
 };
 pub use postgres::{PgLog, PgLogError, PgLogOptions};
 pub use witness::{WitnessAnchor, WitnessError};

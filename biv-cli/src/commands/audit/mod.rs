@@ -3,7 +3,7 @@
 //! | command | what it does |
 //! |---|---|
 //! | `init --dir D --origin NAME` | creates a log and its checkpoint signing key |
-//! | `append --dir D [--witness URL --witness-key VKEY]` | appends `AuditEvent` JSON lines from stdin; one receipt line per event, printed only once durable; with a witness, ends with a checkpoint it cosigned |
+//! | `append --dir D [--witness URL --witness-key VKEY] [--cut-damaged-tail]` | appends `AuditEvent` JSON lines from stdin; one receipt line per event, printed only once durable; with a witness, ends with a checkpoint it cosigned |
 //! | `checkpoint --dir D` | prints the newest signed checkpoint |
 //! | `vkey --dir D` | prints the verifier key |
 //! | `entry --dir D --index N` | writes the raw entry bytes (exactly what was hashed) |
@@ -81,6 +81,11 @@ enum AuditCommand {
         anchor: Option<PathBuf>,
         #[command(flatten)]
         witness: write::WitnessArgs,
+        /// When the log is refused because the end of its active segment is damaged with whole
+        /// frames after the damage (entries committed since the last recorded state may be
+        /// among them), cut that tail into <dir>/quarantine/ and go on. Look first.
+        #[arg(long)]
+        cut_damaged_tail: bool,
     },
     /// Print the newest signed checkpoint.
     Checkpoint {
@@ -199,7 +204,14 @@ pub(crate) fn run(args: &AuditArgs) -> Exit {
             key,
             anchor,
             witness,
-        } => write::append(&log.dir, key.as_deref(), anchor.as_deref(), witness),
+            cut_damaged_tail,
+        } => write::append(
+            &log.dir,
+            key.as_deref(),
+            anchor.as_deref(),
+            witness,
+            *cut_damaged_tail,
+        ),
         AuditCommand::Checkpoint { log } => read::checkpoint(&log.dir),
         AuditCommand::Vkey { log } => read::vkey(&log.dir),
         AuditCommand::Entry { log, index } => read::entry(&log.dir, *index),

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 use biv_core::AuditEvent;
-use biv_integrity::store::{DirectoryAnchor, FileLog, FileLogOptions, WitnessAnchor};
+use biv_integrity::store::{DirectoryAnchor, FileLog, FileLogOptions, OpenError, WitnessAnchor};
 use biv_integrity::tlog::CosignatureVerifier;
 use clap::Args;
 
@@ -102,14 +102,30 @@ pub(super) fn append(
     key: Option<&Path>,
     anchor: Option<&Path>,
     witness: &WitnessArgs,
+    cut_damaged_tail: bool,
 ) -> Result<Exit, String> {
     let key = keyfile::load(dir, key)?;
     let witness = witness.anchor(dir)?;
     let options = match &witness {
         Some(w) => FileLogOptions::default().with_anchor(w.clone()),
         None => options(anchor),
-    };
-    let log = FileLog::open(dir, key, options).map_err(|e| e.to_string())?;
+    }
+    .with_damaged_tail_cut(cut_damaged_tail);
+    let log = FileLog::open(dir, key, options).map_err(|e| match e {
+        OpenError::DamagedTail { .. } => {
+            format!("{e}; look at the segment, then run again with --cut-damaged-tail to move the tail into quarantine/")
+        }
+        e => e.to_string(),
+    })?;
+    let found = log.recovery();
+    if found.whole_frames_cut > 0 {
+        eprintln!(
+            "biv audit: recovery cut {} bytes holding {} whole frames into {}",
+            found.cut_bytes,
+            found.whole_frames_cut,
+            dir.join("quarantine").display()
+        );
+    }
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     for (number, line) in stdin.lock().lines().enumerate() {

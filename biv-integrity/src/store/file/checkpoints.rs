@@ -1,7 +1,7 @@
 //! `checkpoints`: every checkpoint the log signed, in order, as CRC-framed signed notes.
 //!
-//! A checkpoint is signed only for a state that is already committed, so the newest one never
-//! claims more than the log holds; recovery requires the tree to match it.
+//! A checkpoint is signed only for a state already recorded in `state.json`, so the newest one
+//! never claims more than the log holds; recovery requires the tree to match it.
 //!
 //! Only the last append can be torn by a crash. A damaged frame is therefore accepted as a torn
 //! tail only when no valid frame follows it (and at most one frame's worth of bytes does);

@@ -82,6 +82,29 @@ pub(crate) fn scan(bytes: &[u8], max_entry: usize) -> Scan {
     }
 }
 
+/// How far into a cut tail [`whole_frames_within`] looks: a commit that never finished is
+/// rarely larger, and the search stays cheap on a large damaged tail.
+pub(crate) const SEARCH_LIMIT: usize = 8 << 20;
+
+/// How many whole frames (length in range, all bytes present, matching checksum) can be found
+/// in `bytes` (its first [`SEARCH_LIMIT`] bytes) when each damaged position is skipped a byte at
+/// a time: what a cut tail still holds after the damage that ended a scan.
+pub(crate) fn whole_frames_within(bytes: &[u8], max_entry: usize) -> u64 {
+    let bytes = &bytes[..bytes.len().min(SEARCH_LIMIT)];
+    let mut found = 0;
+    let mut pos = 0;
+    while pos + HEADER_BYTES < bytes.len() {
+        let scan = scan(&bytes[pos..], max_entry);
+        if scan.entries.is_empty() {
+            pos += 1;
+        } else {
+            found += scan.entries.len() as u64;
+            pos += scan.valid_len.max(1);
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -92,6 +115,19 @@ mod tests {
             encode_frame(e, &mut out);
         }
         out
+    }
+
+    #[test]
+    fn whole_frames_are_found_behind_damage() {
+        let mut bytes = framed(&[b"one", b"two"]);
+        bytes[9] ^= 1; // the first entry's checksum no longer matches
+        bytes.extend_from_slice(&[0; 37]); // zeros: no frame
+        bytes.extend(framed(&[b"three", b"four"]));
+        bytes.extend_from_slice(&[0, 0, 0, 9, 1]); // a torn header
+        assert_eq!(scan(&bytes, 100).entries.len(), 0);
+        assert_eq!(whole_frames_within(&bytes, 100), 3);
+        assert_eq!(whole_frames_within(&[0; 100], 100), 0);
+        assert_eq!(whole_frames_within(&[], 100), 0);
     }
 
     #[test]

@@ -4,20 +4,20 @@
 //!
 //! ```text
 //! LOCK                 exclusive single-writer lock (flock)
-//! state.json           committed size, root and segment list; replaced atomically per commit
+//! state.json           recorded size, root and segment list; replaced atomically now and then
 //! segments/NNN….seg    entry frames: u32be len ‖ u32be crc32c ‖ entry
 //! index                32 bytes per entry: where it is and its event id (derived)
 //! tree/level-LL        perfect-subtree hashes per level (derived)
 //! ```
 //!
-//! Each commit syncs the segment and replaces `state.json`; the derived files are written at
-//! once but synced about once a second, and `state.json` records how far they are durable, so
-//! recovery replays at most the last second of entries from the segments.
+//! Each commit writes its frames to the active segment and syncs it once. `state.json` is
+//! recorded before every checkpoint, at every segment roll, about once a second and on close;
+//! on open, whole frames after the recorded state are adopted (they were committed), and the
+//! derived files, synced when the state is recorded, are replayed from the segments.
 //!
-//! Appends are acknowledged only after the frames, the index, the tree levels and the new state
-//! are on disk. They fail closed: an append that is not durable within the configured wait
-//! returns [`AuditAppendError::Timeout`]; after an I/O failure the log refuses every further
-//! append until it is reopened (and recovered).
+//! Appends are acknowledged only after their frames are on disk. They fail closed: an append
+//! that is not durable within the configured wait returns [`AuditAppendError::Timeout`]; after
+//! an I/O failure the log refuses every further append until it is reopened (and recovered).
 
 mod atomic;
 mod checkpoints;
@@ -25,6 +25,7 @@ mod frame;
 mod index;
 mod levels;
 mod lock;
+mod notifier;
 pub(super) mod publisher;
 mod reader;
 mod recovery;
@@ -47,7 +48,7 @@ use biv_core::{AuditAppendError, AuditEvent, AuditReceipt, AuditSink};
 use crate::audit::encode_entry;
 use crate::tlog::{Hash, ProofError, consistency_proof, inclusion_proof, tree_root};
 pub use reader::FileLogReader;
-pub use recovery::OpenError;
+pub use recovery::{OpenError, Recovery};
 pub use verify::{DirVerifyError, VerifyError, VerifyReport, verify_dir};
 use writer::{CheckpointPolicy, Committed, Message, Reply, Request};
 
@@ -73,6 +74,9 @@ pub struct FileLogOptions {
     pub checkpoint_every: u64,
     /// Where checkpoints are also published, and checked against on open.
     pub anchor: Option<Arc<dyn CheckpointAnchor>>,
+    /// Whether opening may cut a damaged tail of the active segment that still holds whole
+    /// frames (see [`OpenError::DamagedTail`]). Default `false`: such a log is refused.
+    pub cut_damaged_tail: bool,
 }
 
 impl FileLogOptions {
@@ -87,6 +91,14 @@ impl FileLogOptions {
     #[must_use]
     pub fn with_segment_bytes(mut self, bytes: u64) -> Self {
         self.segment_bytes = bytes;
+        self
+    }
+
+    /// Lets opening cut a damaged tail that still holds whole frames into `quarantine/` instead
+    /// of refusing the log ([`OpenError::DamagedTail`]): an operator's decision, after looking.
+    #[must_use]
+    pub fn with_damaged_tail_cut(mut self, cut: bool) -> Self {
+        self.cut_damaged_tail = cut;
         self
     }
 
@@ -130,6 +142,7 @@ impl Default for FileLogOptions {
             checkpoint_interval: Duration::from_secs(1),
             checkpoint_every: 1000,
             anchor: None,
+            cut_damaged_tail: false,
         }
     }
 }
@@ -198,6 +211,7 @@ pub struct FileLog {
     levels: levels::LevelReader,
     /// The publisher's live failure counter (publication runs on its own thread).
     anchor_failures: Option<Arc<std::sync::atomic::AtomicU64>>,
+    recovery: Recovery,
     _lock: lock::DirLock,
 }
 
@@ -263,7 +277,13 @@ impl FileLog {
         key: CheckpointKey,
         options: FileLogOptions,
     ) -> Result<FileLog, OpenError> {
-        let opened = recovery::open(dir, &key, options.anchor.as_deref(), false)?;
+        let opened = recovery::open(
+            dir,
+            &key,
+            options.anchor.as_deref(),
+            false,
+            options.cut_damaged_tail,
+        )?;
         Ok(Self::start(dir, key, options, opened))
     }
 
@@ -280,7 +300,13 @@ impl FileLog {
         key: CheckpointKey,
         options: FileLogOptions,
     ) -> Result<FileLog, OpenError> {
-        let opened = recovery::open(dir, &key, options.anchor.as_deref(), true)?;
+        let opened = recovery::open(
+            dir,
+            &key,
+            options.anchor.as_deref(),
+            true,
+            options.cut_damaged_tail,
+        )?;
         // The new identities are recorded only after the whole log verified; a failed attempt
         // leaves state.json as it was, so a plain open still refuses the replaced files.
         verify::verify_full(dir, &opened.committed.state)?;
@@ -302,6 +328,7 @@ impl FileLog {
         opened: recovery::Opened,
     ) -> FileLog {
         let (tx, rx) = mpsc::sync_channel(options.queue_capacity);
+        let stored_size = opened.committed.size;
         let committed = Arc::new(RwLock::new(opened.committed));
         let writer = writer::Writer {
             dir: dir.to_path_buf(),
@@ -315,6 +342,7 @@ impl FileLog {
             max_batch: options.max_batch.max(1),
             poisoned: None,
             derived: opened.derived,
+            stored_size,
             derived_synced_at: std::time::Instant::now(),
             policy: CheckpointPolicy {
                 key,
@@ -328,6 +356,7 @@ impl FileLog {
                 let tree = Arc::new(levels::LevelReader::new(&dir.join("tree")));
                 publisher::Publisher::start(anchor, tree)
             }),
+            notifier: notifier::Notifier::start(),
         };
         let anchor_failures = writer
             .publisher
@@ -346,8 +375,15 @@ impl FileLog {
             readers: Mutex::new(Readers::default()),
             levels: levels::LevelReader::new(&dir.join("tree")),
             anchor_failures,
+            recovery: opened.recovery,
             _lock: opened.lock,
         }
+    }
+
+    /// What opening the log adopted and cut after its recorded state (all zero for a new log and
+    /// after a clean close). See [`Recovery`]: a host should report `whole_frames_cut > 0`.
+    pub fn recovery(&self) -> Recovery {
+        self.recovery
     }
 
     /// The committed number of entries.
@@ -513,8 +549,10 @@ impl FileLog {
         Ok(checkpoints::all(&self.dir)?)
     }
 
-    /// Every committed entry, in order, read straight from the segments without the writer's
-    /// lock (for reports on a live log), each checked against its frame checksum.
+    /// Every entry of the recorded state, in order, read straight from the segments without
+    /// the writer's lock (for reports on a live log), each checked against its frame checksum.
+    /// Beside a running writer the newest second of entries may not be recorded yet (see
+    /// [`FileLogReader`]).
     ///
     /// # Errors
     /// [`VerifyError`] naming the first unreadable entry.

@@ -9,8 +9,14 @@ use super::verify::{VerifyError, read_entries};
 use super::{ProveError, ReadError};
 use crate::tlog::{Hash, consistency_proof, inclusion_proof, leaf_hash, tree_root};
 
-/// A read-only view of a log directory as of its last commit. It takes no lock and changes
+/// A read-only view of a log directory as of its recorded state. It takes no lock and changes
 /// nothing, so it works beside the running writer.
+///
+/// The writer records its state in `state.json` before it signs a checkpoint, at least once a
+/// second while entries arrive, shortly after they stop, and when it closes: a reader beside a
+/// running writer sees every entry a signed checkpoint covers, and the newest ones within
+/// about a second. [`FileLog::checkpoint_now`](super::FileLog::checkpoint_now) records it at
+/// once.
 ///
 /// ```
 /// # use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions, FileLogReader};
@@ -20,6 +26,7 @@ use crate::tlog::{Hash, consistency_proof, inclusion_proof, leaf_hash, tree_root
 /// # let key = CheckpointKey::ed25519(Ed25519Signer::from_seed("biv.example/audit", &[1; 32])?);
 /// let log = FileLog::create(&dir, key, FileLogOptions::default())?;
 /// log.append_blocking(&biv_testkit::sample_event(1))?;
+/// log.checkpoint_now()?; // signed, and recorded for readers
 /// let reader = FileLogReader::open(&dir)?; // beside the writer
 /// assert_eq!(reader.size(), 1);
 /// assert!(reader.entry(0)?.starts_with(b"biv-audit/v1\n"));

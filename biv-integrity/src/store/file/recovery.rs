@@ -5,7 +5,7 @@ use std::io;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 
-use super::atomic::{create_new, set_len, sync_all, sync_dir, write_at};
+use super::atomic::{create_new, set_len, sync_all, sync_data, sync_dir, write_at};
 use super::checkpoints::History;
 use super::frame;
 use super::index::{Index, Location};
@@ -72,7 +72,8 @@ pub enum OpenError {
         /// What is wrong.
         what: &'static str,
     },
-    /// A segment file the state does not know sits between committed ones.
+    /// A segment file the state does not list, other than the empty file of an unfinished roll
+    /// right after the last entry.
     #[error("unexpected segment file starting at entry {first}")]
     UnexpectedSegment {
         /// Index of the file's first entry.
@@ -91,6 +92,30 @@ pub enum OpenError {
         index: u64,
         /// What is wrong.
         what: &'static str,
+    },
+    /// Adoption after the recorded state stopped at a damaged frame, and whole frames follow
+    /// it. An unfinished commit can leave that (its pages reach the disk in any order), but so
+    /// can damage to entries committed after the last record: nothing is cut unless the log is
+    /// opened with [`FileLogOptions::with_damaged_tail_cut`](super::FileLogOptions::with_damaged_tail_cut),
+    /// which moves them into `quarantine/`.
+    #[error(
+        "the active segment starting at entry {first} is damaged at byte {offset} (entry {index}) and {whole_frames} whole frames follow: entries committed after the last recorded state may be damaged; nothing was cut"
+    )]
+    DamagedTail {
+        /// Index of the segment's first entry.
+        first: u64,
+        /// Byte offset of the damage in the segment.
+        offset: u64,
+        /// Index of the entry that should start there.
+        index: u64,
+        /// Whole frames found after the damage (in its first 8 MiB).
+        whole_frames: u64,
+    },
+    /// Two entries carry the same event id (the writer refuses duplicates).
+    #[error("entry {index} repeats the event id of an earlier entry")]
+    DuplicateEvent {
+        /// Index of the later entry.
+        index: u64,
     },
     /// The tree recomputed from the files does not have the committed root.
     #[error(
@@ -167,6 +192,42 @@ pub(crate) struct Opened {
     pub(crate) ids: HashSet<[u8; 16]>,
     /// Entries whose derived records are durable.
     pub(crate) derived: u64,
+    /// What recovery adopted and cut.
+    pub(crate) recovery: Recovery,
+}
+
+/// What opening a log found after its recorded state, and did with it
+/// ([`FileLog::recovery`](super::FileLog::recovery)).
+///
+/// ```
+/// # use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
+/// # use biv_integrity::tlog::Ed25519Signer;
+/// # let dir = std::env::temp_dir().join(format!("biv-doc-recovery-{}", std::process::id()));
+/// # let _ = std::fs::remove_dir_all(&dir);
+/// # let key = || Ok::<_, Box<dyn std::error::Error>>(CheckpointKey::ed25519(Ed25519Signer::from_seed("biv.example/audit", &[1; 32])?));
+/// drop(FileLog::create(&dir, key()?, FileLogOptions::default())?);
+/// let log = FileLog::open(&dir, key()?, FileLogOptions::default())?;
+/// let found = log.recovery();
+/// assert_eq!((found.adopted_entries, found.cut_bytes), (0, 0)); // closed cleanly
+/// if found.whole_frames_cut > 0 {
+///     eprintln!("audit log recovery cut {} whole frames: see quarantine/", found.whole_frames_cut);
+/// }
+/// # drop(log); std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Recovery {
+    /// Entries committed after the recorded state and adopted (none after a clean close).
+    pub adopted_entries: u64,
+    /// Bytes cut from the end of the active segment into `quarantine/`: a commit that never
+    /// finished (none after a clean close).
+    pub cut_bytes: u64,
+    /// Whole frames with matching checksums found inside the cut bytes, after the damage that
+    /// stopped adoption; only non-zero when the log was opened with
+    /// [`FileLogOptions::with_damaged_tail_cut`](super::FileLogOptions::with_damaged_tail_cut)
+    /// (see [`OpenError::DamagedTail`]). Their entries are in `quarantine/`.
+    pub whole_frames_cut: u64,
 }
 
 fn lock(dir: &Path) -> Result<DirLock, OpenError> {
@@ -228,6 +289,7 @@ pub(crate) fn create(dir: &Path, key: &CheckpointKey) -> Result<Opened, OpenErro
     sync_dir(dir).map_err(io_err("syncing the log directory"))?;
     Ok(Opened {
         lock,
+        recovery: Recovery::default(),
         derived: 0,
         committed: Committed {
             size: 0,
@@ -272,6 +334,7 @@ pub(crate) fn open(
     key: &CheckpointKey,
     anchor: Option<&dyn CheckpointAnchor>,
     rebind: bool,
+    cut_damaged_tail: bool,
 ) -> Result<Opened, OpenError> {
     if !dir.is_dir() {
         return Err(OpenError::NotALog(dir.display().to_string()));
@@ -280,20 +343,42 @@ pub(crate) fn open(
     let mut state = TreeState::load(dir)
         .map_err(io_err("reading state.json"))?
         .ok_or_else(|| OpenError::NotALog(dir.display().to_string()))?;
-    let Some(active_info) = state.segments.last().cloned() else {
+    if rebind {
+        rebind_segments(dir, &mut state)?;
+    }
+    let Some(mut active_info) = state.segments.last().cloned() else {
         return Err(OpenError::Io {
             what: "reading state.json".into(),
             source: io::Error::other("no segments listed"),
         });
     };
-    if rebind {
-        rebind_segments(dir, &mut state)?;
-    }
     // Phase 1 changes nothing the log's record holds: it checks the segments, replays the
     // derived files, and checks the tree against its root, its own newest checkpoint and the
     // anchor. Only when all of that passed does phase 2 cut what was never committed.
-    let uncommitted = check_segments(dir, &state)?;
-    let active_tail = check_active(dir, &active_info)?;
+    let unlisted = check_segments(dir, &state)?;
+    let active = check_active(dir, &active_info)?;
+    if active.whole_frames_cut > 0 && !cut_damaged_tail {
+        return Err(OpenError::DamagedTail {
+            first: active_info.first,
+            offset: active_info.bytes + active.adopted_bytes,
+            index: active_info.first + active_info.count + active.adopted,
+            whole_frames: active.whole_frames_cut,
+        });
+    }
+    // Frames after the recorded state are committed too: a commit is durable once its frames
+    // are synced, and `state.json` is recorded only now and then. They are adopted here and
+    // checked like every other entry below (replayed, decoded, no duplicate event id, the
+    // checkpoints and the anchor against the whole size).
+    let (stored_size, stored_root) = (state.size, state.root.clone());
+    if active.adopted > 0
+        && let Some(last) = state.segments.last_mut()
+    {
+        last.count += active.adopted;
+        last.bytes += active.adopted_bytes;
+        state.size += active.adopted;
+        active_info = last.clone();
+    }
+    let uncommitted = check_unlisted(dir, &unlisted, state.size)?;
 
     let tree_dir = dir.join(TREE_DIR);
     let derived = state.derived.min(state.size);
@@ -319,14 +404,26 @@ pub(crate) fn open(
     };
     replay(dir, &state, from, &mut levels, &mut index)?;
     let root = levels.root();
-    if hex(&root) != state.root {
+    let root_at_stored = if stored_size == state.size {
+        root
+    } else {
+        tree_root(&LevelReader::new(&tree_dir), stored_size)
+            .map_err(|e| OpenError::Io {
+                what: "computing the recorded root".into(),
+                source: io::Error::other(e.to_string()),
+            })?
+            .to_bytes()
+    };
+    if hex(&root_at_stored) != stored_root {
         return Err(OpenError::RootMismatch {
-            size: state.size,
-            expected: state.root.clone(),
-            computed: hex(&root),
+            size: stored_size,
+            expected: stored_root,
+            computed: hex(&root_at_stored),
         });
     }
+    state.root = hex(&root);
     check_sealed_tails(dir, &state, &index, &LevelReader::new(&tree_dir))?;
+    let ids = unique_ids(&index, state.size)?;
     let opened_history =
         History::open(dir).map_err(|e| OpenError::CheckpointInvalid(e.to_string()))?;
     let (history, latest) = (opened_history.history, opened_history.latest);
@@ -352,19 +449,29 @@ pub(crate) fn open(
             .map_err(|e| OpenError::Anchor(format!("its checkpoint does not verify: {e}")))?;
         check_checkpoint(&tree, &cp, state.size, true)?;
     }
+    if active.adopted > 0 {
+        make_durable(dir, &active_info, &active.adopted_frames)?;
+    }
     cut_uncommitted(
         dir,
         &active_info,
         &uncommitted,
-        &active_tail,
+        &active.tail,
         &history,
         opened_history.torn_tail.as_deref(),
     )?;
-    let ids: HashSet<[u8; 16]> = index
-        .event_ids()
-        .map_err(io_err("reading the index"))?
-        .into_iter()
-        .collect();
+    // The derived files were replayed and synced up to the whole size.
+    state.derived = state.size;
+    if state.size != stored_size && !rebind {
+        // Record the adopted entries (a relocated log records its state only after its full
+        // verification, in `open_relocated`).
+        state.store(dir).map_err(io_err("writing state.json"))?;
+    }
+    let recovery = Recovery {
+        adopted_entries: active.adopted,
+        cut_bytes: active.tail.len() as u64,
+        whole_frames_cut: active.whole_frames_cut,
+    };
     let ordinal = u32::try_from(state.segments.len() - 1).unwrap_or(u32::MAX);
     let segment = ActiveSegment::reopen(dir, active_info, ordinal)
         .map_err(io_err("opening the active segment"))?;
@@ -387,7 +494,44 @@ pub(crate) fn open(
         history,
         last_checkpoint,
         ids,
+        recovery,
     })
+}
+
+/// The event ids of all `size` entries, which must be distinct: the writer refuses duplicates,
+/// so a repeated id (in frames adopted after the recorded state, say) was not written by it.
+fn unique_ids(index: &Index, size: u64) -> Result<HashSet<[u8; 16]>, OpenError> {
+    let all = index.event_ids().map_err(io_err("reading the index"))?;
+    let mut ids = HashSet::with_capacity(all.len());
+    for (position, id) in all.into_iter().enumerate() {
+        if !ids.insert(id) {
+            return Err(OpenError::DuplicateEvent {
+                index: position as u64,
+            });
+        }
+    }
+    if ids.len() as u64 != size {
+        return Err(OpenError::Io {
+            what: "reading the index".into(),
+            source: io::Error::other(format!("{} records for {size} entries", ids.len())),
+        });
+    }
+    Ok(ids)
+}
+
+/// Writes the adopted frames again and syncs them before the state records them. They may have
+/// been in the page cache only (the writer was killed between its write and its sync), or the
+/// sync that failed may have left them clean in the cache but not on the disk; a sync alone
+/// would not write those.
+fn make_durable(dir: &Path, active: &SegmentInfo, adopted: &[u8]) -> Result<(), OpenError> {
+    let path = segment_path(dir, active.first);
+    let offset = active.bytes - adopted.len() as u64;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .map_err(io_err("opening the active segment"))?;
+    write_at(&f, &path, adopted, offset).map_err(io_err("writing the adopted frames"))?;
+    sync_data(&f, &path).map_err(io_err("syncing the adopted frames"))
 }
 
 /// A signed checkpoint must not be ahead of the log, and the tree at its size must have its root.
@@ -436,8 +580,9 @@ fn rebind_segments(dir: &Path, state: &mut TreeState) -> Result<(), OpenError> {
     Ok(())
 }
 
-/// Every committed segment is present, the same file, and of the committed size; returns the
-/// uncommitted segment files after the last one (removed only in phase 2).
+/// Every recorded segment is present, the same file, and of the recorded size (the active one
+/// at least); returns the unlisted segment files that start at or after the recorded size
+/// (checked by [`check_unlisted`] once the adopted frames are known).
 fn check_segments(dir: &Path, state: &TreeState) -> Result<Vec<u64>, OpenError> {
     let last = state.segments.len() - 1;
     for (i, seg) in state.segments.iter().enumerate() {
@@ -468,13 +613,27 @@ fn check_segments(dir: &Path, state: &TreeState) -> Result<Vec<u64>, OpenError> 
             continue;
         }
         if first >= state.size {
-            // Created by a roll whose commit never finished: nothing in it was acknowledged.
             uncommitted.push(first);
         } else {
             return Err(OpenError::UnexpectedSegment { first });
         }
     }
     Ok(uncommitted)
+}
+
+/// The writer lists a new segment in `state.json` before it writes a frame there, so an unlisted
+/// segment can only be the empty file of a roll cut short by a crash, starting right after the
+/// last (adopted) entry. Anything else was not left by the writer.
+fn check_unlisted(dir: &Path, unlisted: &[u64], size: u64) -> Result<Vec<u64>, OpenError> {
+    for &first in unlisted {
+        let len = std::fs::metadata(segment_path(dir, first))
+            .map_err(io_err(format!("reading segment {first}")))?
+            .len();
+        if first != size || len != 0 {
+            return Err(OpenError::UnexpectedSegment { first });
+        }
+    }
+    Ok(unlisted.to_vec())
 }
 
 /// Beyond identity and size: every sealed segment must end with its last committed entry —
@@ -540,16 +699,38 @@ fn check_sealed_tails(
     Ok(())
 }
 
-/// Checks the active segment's committed bytes frame by frame; returns the bytes after them (an
-/// unfinished commit, never acknowledged), which are cut only after every other check passed.
-fn check_active(dir: &Path, info: &SegmentInfo) -> Result<Vec<u8>, OpenError> {
+/// The active segment past its recorded state.
+struct ActiveTail {
+    /// Whole frames with matching checksums right after the recorded bytes: commits made since
+    /// `state.json` was last recorded.
+    adopted: u64,
+    adopted_bytes: u64,
+    adopted_frames: Vec<u8>,
+    /// What follows them: a torn or unsynced frame of an unfinished commit, never acknowledged
+    /// — or damage to committed frames.
+    tail: Vec<u8>,
+    /// Whole frames found in `tail` after its damaged start.
+    whole_frames_cut: u64,
+}
+
+/// Checks the active segment's recorded bytes frame by frame, and finds the frames committed
+/// after them and the torn tail after those (cut only after every other check passed).
+fn check_active(dir: &Path, info: &SegmentInfo) -> Result<ActiveTail, OpenError> {
     let bytes = std::fs::read(segment_path(dir, info.first))
         .map_err(io_err("reading the active segment"))?;
     let committed = usize::try_from(info.bytes)
         .unwrap_or(usize::MAX)
         .min(bytes.len());
     check_frames(&bytes[..committed], info)?;
-    Ok(bytes[committed..].to_vec())
+    let rest = &bytes[committed..];
+    let scan = frame::scan(rest, MAX_ENTRY_BYTES);
+    Ok(ActiveTail {
+        adopted: scan.entries.len() as u64,
+        adopted_bytes: scan.valid_len as u64,
+        adopted_frames: rest[..scan.valid_len].to_vec(),
+        whole_frames_cut: frame::whole_frames_within(&rest[scan.valid_len..], MAX_ENTRY_BYTES),
+        tail: rest[scan.valid_len..].to_vec(),
+    })
 }
 
 /// Moves what recovery removes into `quarantine/` (kept, synced) before removing it, so a refused

@@ -59,8 +59,8 @@ impl ActiveSegment {
 
     /// Writes `frames` (holding `count` entries) after the committed bytes and syncs them.
     ///
-    /// On an error nothing is counted: whatever reached the file past the committed bytes is an
-    /// uncommitted tail, which recovery cuts off.
+    /// On an error nothing is counted and the writer stops: whatever reached the file past the
+    /// committed bytes is found by recovery, which adopts its whole frames and cuts the rest.
     pub(crate) fn append(&mut self, frames: &[u8], count: u64) -> io::Result<()> {
         write_at(&self.file, &self.path, frames, self.info.bytes)?;
         sync_data(&self.file, &self.path)?;

@@ -1,4 +1,5 @@
-//! `state.json`: the committed size, root and segment list, replaced atomically per commit.
+//! `state.json`: the recorded size, root and segment list (the active segment may hold committed
+//! frames after it; recovery adopts them), replaced atomically.
 
 use std::io;
 use std::path::Path;
@@ -10,21 +11,21 @@ use super::atomic::write_atomically;
 pub(crate) const STATE_FILE: &str = "state.json";
 const FORMAT: &str = "biv-audit-file/v1";
 
-/// One segment file as of the last commit.
+/// One segment file as of the recorded state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct SegmentInfo {
     /// Index of its first entry.
     pub(crate) first: u64,
-    /// Entries committed in it.
+    /// Entries recorded in it (the active segment may hold committed frames after them).
     pub(crate) count: u64,
-    /// Bytes committed in it.
+    /// Bytes recorded in it.
     pub(crate) bytes: u64,
     /// Device and inode when it was created: a replaced file has another.
     pub(crate) dev: u64,
     pub(crate) ino: u64,
 }
 
-/// The committed state of the log.
+/// The recorded state of the log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct TreeState {
     pub(crate) format: String,

@@ -211,7 +211,11 @@ pub enum DirVerifyError {
 /// Verifies a log directory without opening it for writing (no lock, nothing changed), as an
 /// auditor does with only the log's origin and verifier key.
 ///
-/// Checks the committed segments' presence, identity and size; the root of the tree (from the
+/// It covers the state the writer recorded last (in `state.json`), which every signed
+/// checkpoint is covered by; a log that crashed is checked as far as it was recorded, and its
+/// newest entries after that once it is opened again (recovery adopts them).
+///
+/// Checks the recorded segments' presence, identity and size; the root of the tree (from the
 /// stored tree files, or with `full` by re-reading and re-hashing every entry); every signed
 /// checkpoint in the log's history (signature, origin, size not past the log, root at its size);
 /// and, if given, a checkpoint the auditor trusts from an earlier visit, which the log must
@@ -226,7 +230,7 @@ pub fn verify_dir(
     full: bool,
     trusted: Option<&[u8]>,
 ) -> Result<VerifyReport, DirVerifyError> {
-    // The history first, then the state: only committed states are signed, so every checkpoint
+    // The history first, then the state: only recorded states are signed, so every checkpoint
     // read before the state is covered by it even while a writer keeps appending.
     let history = checkpoints::all(dir).map_err(|e| DirVerifyError::Checkpoint {
         position: None,

@@ -1,9 +1,18 @@
 //! The single writer thread: group commit.
 //!
 //! Appends queue up while a commit is running; the writer takes all of them (up to a batch
-//! limit), writes their frames, index records and tree levels, syncs each file once, replaces
-//! `state.json` atomically, publishes the new committed state and only then answers every
-//! waiting append. One fsync round serves the whole batch.
+//! limit), writes their frames to the active segment and syncs it once (`fdatasync`): that is
+//! the commit. It then writes their index records and tree levels (to the page cache),
+//! publishes the new committed state and only then answers every waiting append (on the
+//! notifier's thread, see `notifier.rs`, while the writer goes on with the next batch).
+//!
+//! `state.json` is not replaced per commit. The writer records it (derived files synced first)
+//! before it signs a checkpoint, when it rolls to a new segment (before the first frame goes
+//! there), at least once a second while entries arrive and shortly after they stop, and on a
+//! clean close. Recovery adopts the whole frames the active segment holds after the recorded
+//! state (see `recovery.rs`), so one sync per commit is enough: replacing `state.json` costs a
+//! file sync, a rename and a directory sync, twice the segment's sync, and it was on every
+//! commit's path.
 //!
 //! # Failures
 //!
@@ -14,14 +23,17 @@
 //! failed fsync may have dropped pages), so it answers every later append, and every checkpoint
 //! request, with an error and writes nothing more, not even on close. Nothing is retried: after
 //! an fsync error the kernel may report the next fsync as successful although the data is lost.
-//! Reopening the directory recovers (see `recovery.rs`): bytes past the committed length are
-//! cut (kept in `quarantine/`), uncommitted segment files removed, derived files rebuilt.
+//! A failure while recording `state.json` or a checkpoint poisons it the same way. Reopening
+//! the directory recovers (see `recovery.rs`): whole frames after the recorded state are
+//! adopted, the bytes after them cut (kept in `quarantine/`), uncommitted segment files
+//! removed, derived files rebuilt.
 //!
-//! An entry of a failed batch can still be in the reopened log in one case: the new
-//! `state.json` was renamed into place but the directory sync after it failed. Such an entry
-//! was never acknowledged; a retry of the same event is then refused as a duplicate. A commit
-//! that stalls (a hung device) is bounded by the append timeout on the caller's side; the
-//! writer carries on once the device answers.
+//! An entry of a failed batch can still be in the reopened log: when the batch failed after
+//! its frames reached the segment (the sync reported an error although the data was written,
+//! or writing the index, the tree or a state record failed afterwards). Such an entry was never
+//! acknowledged; a retry of the same event is then refused as a duplicate. A commit that stalls
+//! (a hung device) is bounded by the append timeout on the caller's side; the writer carries on
+//! once the device answers.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -34,6 +46,7 @@ use super::checkpoints::History;
 use super::frame::{HEADER_BYTES, encode_frame};
 use super::index::{Index, Location};
 use super::levels::LevelWriter;
+use super::notifier::Notifier;
 use super::publisher::Publisher;
 use super::segments::ActiveSegment;
 use super::state::{TreeState, hex};
@@ -55,7 +68,7 @@ pub(crate) enum Reply {
 }
 
 impl Reply {
-    fn send(self, result: Result<AuditReceipt, AuditAppendError>) {
+    pub(crate) fn send(self, result: Result<AuditReceipt, AuditAppendError>) {
         // A waiter that gave up (timed out) has dropped its receiver; nothing to do then.
         match self {
             Reply::Async(tx) => {
@@ -113,6 +126,9 @@ pub(crate) struct Writer {
     pub(crate) poisoned: Option<String>,
     /// Entries whose derived records (index, tree levels) are durable.
     pub(crate) derived: u64,
+    /// The size recorded in `state.json` on disk; the segment's frames after it are committed
+    /// too (see the module documentation).
+    pub(crate) stored_size: u64,
     /// When the derived files were last synced.
     pub(crate) derived_synced_at: std::time::Instant,
     pub(crate) policy: CheckpointPolicy,
@@ -121,17 +137,20 @@ pub(crate) struct Writer {
     pub(crate) last_checkpoint_at: std::time::Instant,
     /// Publishes checkpoints to the anchor off the writer thread.
     pub(crate) publisher: Option<Publisher>,
+    /// Answers committed appends off the writer thread.
+    pub(crate) notifier: Notifier,
 }
 
-/// How often the derived files are synced; a crash replays at most this much from the segments.
-const DERIVED_SYNC_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// How often the derived files are synced and `state.json` is recorded between checkpoints; a
+/// crash leaves at most this much to adopt and replay from the active segment.
+const STATE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Writer {
     pub(crate) fn run(mut self, rx: Receiver<Message>) {
         loop {
             // Wake up at least once per checkpoint interval, so an idle log still gets its last
             // batch signed.
-            let first = match rx.recv_timeout(self.policy.interval) {
+            let first = match rx.recv_timeout(self.policy.interval.min(STATE_INTERVAL)) {
                 Ok(message) => Some(message),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
                 Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
@@ -150,6 +169,13 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.commit(batch);
+            } else if self.poisoned.is_none()
+                && self.stored_size != self.levels.size()
+                && self.derived_synced_at.elapsed() >= STATE_INTERVAL
+                && let Err(e) = self.record()
+            {
+                // Idle: the last commits get recorded, so readers of the directory see them.
+                self.poisoned = Some(e.to_string());
             }
             let due = self.last_checkpoint_at.elapsed() >= self.policy.interval
                 || self.levels.size() - self.last_checkpoint_size() >= self.policy.every;
@@ -173,21 +199,50 @@ impl Writer {
             // A final checkpoint, so the newest state is covered by a signature.
             let _ = self.checkpoint();
         }
-        // Clean shutdown: make the derived files durable so the next open replays nothing.
-        if self.poisoned.is_none() && self.index.sync().is_ok() && self.levels.sync().is_ok() {
-            let size = self.levels.size();
-            let mut committed = self
-                .committed
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if committed.size == size && committed.state.derived != size {
-                let mut state = committed.state.clone();
-                state.derived = size;
-                if state.store(&self.dir).is_ok() {
-                    committed.state = state;
-                }
-            }
+        // Clean shutdown: make the derived files durable and record the whole state, so the
+        // next open replays and adopts nothing.
+        let size = self.levels.size();
+        if self.poisoned.is_none() && (self.derived != size || self.stored_size != size) {
+            let _ = self.record();
         }
+    }
+
+    /// The committed state as the writer holds it (frames synced, derived files written).
+    fn current_state(&self) -> TreeState {
+        let root = self.levels.root();
+        let mut segments = Vec::with_capacity(self.sealed.len() + 1);
+        segments.extend_from_slice(&self.sealed);
+        segments.push(self.segment.info.clone());
+        TreeState {
+            size: self.levels.size(),
+            root: hex(&root),
+            segments,
+            derived: self.derived,
+            ..TreeState::empty(&root)
+        }
+    }
+
+    /// Makes the derived files durable and records the state: what a crash leaves to adopt
+    /// and replay shrinks to nothing.
+    fn record(&mut self) -> std::io::Result<()> {
+        self.index
+            .sync()
+            .map_err(|e| doing(e, "syncing the index"))?;
+        self.levels
+            .sync()
+            .map_err(|e| doing(e, "syncing the tree"))?;
+        self.derived = self.levels.size();
+        self.derived_synced_at = std::time::Instant::now();
+        self.store_state()
+            .map_err(|e| doing(e, "replacing state.json"))
+    }
+
+    /// Records the committed state in `state.json` (atomically, durably).
+    fn store_state(&mut self) -> std::io::Result<()> {
+        let state = self.current_state();
+        state.store(&self.dir)?;
+        self.stored_size = state.size;
+        Ok(())
     }
 
     fn last_checkpoint_size(&self) -> u64 {
@@ -209,6 +264,15 @@ impl Writer {
             && cp.checkpoint().size() == size
         {
             return Ok(cp.clone());
+        }
+        // A signed checkpoint never covers more than `state.json` records, so a reader of the
+        // directory (and recovery) always finds every checkpoint covered by the state.
+        if self.stored_size != size
+            && let Err(e) = self.store_state()
+        {
+            let why = format!("replacing state.json before a checkpoint failed: {e}");
+            self.poisoned = Some(why.clone());
+            return Err(why);
         }
         let signed = self
             .policy
@@ -260,10 +324,16 @@ impl Writer {
         }
         match self.write(&accepted) {
             Ok(first_index) => {
-                for (i, r) in accepted.into_iter().enumerate() {
-                    r.reply
-                        .send(Ok(AuditReceipt::new(first_index + i as u64, r.leaf_hash)));
-                }
+                self.notifier.answer(
+                    accepted
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, r)| {
+                            let receipt = AuditReceipt::new(first_index + i as u64, r.leaf_hash);
+                            (r.reply, Ok(receipt))
+                        })
+                        .collect(),
+                );
             }
             Err(e) => {
                 let why = e.to_string();
@@ -299,9 +369,11 @@ impl Writer {
                 && (self.segment.info.count + count) > 0
             {
                 let first = self.segment.info.first;
-                self.segment
-                    .append(&frames, count)
-                    .map_err(|e| doing(e, format_args!("writing segment {first:020}.seg")))?;
+                if !frames.is_empty() {
+                    self.segment
+                        .append(&frames, count)
+                        .map_err(|e| doing(e, format_args!("writing segment {first:020}.seg")))?;
+                }
                 frames.clear();
                 count = 0;
                 let next_first = self.segment.info.first + self.segment.info.count;
@@ -310,6 +382,10 @@ impl Writer {
                     .map_err(|e| doing(e, format_args!("creating segment {next_first:020}.seg")))?;
                 let old = std::mem::replace(&mut self.segment, next);
                 self.sealed.push(old.info);
+                // The new segment is listed before anything is written to it: recovery adopts
+                // committed frames only from the last listed segment.
+                self.store_state()
+                    .map_err(|e| doing(e, "replacing state.json"))?;
             }
             let offset = self.segment.info.bytes + frames.len() as u64 + HEADER_BYTES as u64;
             encode_frame(&r.entry, &mut frames);
@@ -334,30 +410,11 @@ impl Writer {
         self.levels
             .write()
             .map_err(|e| doing(e, "writing the tree"))?;
-        let size = self.levels.size();
-        if self.derived_synced_at.elapsed() >= DERIVED_SYNC_INTERVAL {
-            self.index
-                .sync()
-                .map_err(|e| doing(e, "syncing the index"))?;
-            self.levels
-                .sync()
-                .map_err(|e| doing(e, "syncing the tree"))?;
-            self.derived = size;
-            self.derived_synced_at = std::time::Instant::now();
+        if self.derived_synced_at.elapsed() >= STATE_INTERVAL {
+            self.record()?;
         }
-        let root = self.levels.root();
-        let mut segments = self.sealed.clone();
-        segments.push(self.segment.info.clone());
-        let state = TreeState {
-            size,
-            root: hex(&root),
-            segments,
-            derived: self.derived,
-            ..TreeState::empty(&root)
-        };
-        state
-            .store(&self.dir)
-            .map_err(|e| doing(e, "replacing state.json"))?;
+        let state = self.current_state();
+        let (size, root) = (state.size, self.levels.root());
         let mut committed = self
             .committed
             .write()
