@@ -335,6 +335,33 @@ fn a_torn_line_stays_alone_even_when_the_next_write_fails_too() {
 }
 
 #[test]
+fn a_flush_reports_records_lost_before_the_writer_recovered() {
+    let w = Scripted::default();
+    let sink = WriterSink::new(w.clone(), 64).unwrap();
+    w.script.lock().unwrap().extend([Step::Fail]);
+    sink.submit(sample_log_record(0)).unwrap();
+    // Record 0 meets the failing write; wait until the writer is done with it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while sink.lost_records() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "record 0 was never written"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    // Record 1 is written: the writer recovered, but record 0 is gone, and the flush says so.
+    sink.submit(sample_log_record(1)).unwrap();
+    let err = sink.flush(Duration::from_secs(10)).unwrap_err();
+    assert!(err.to_string().contains("1 log records were lost"), "{err}");
+    // Reported once: the next flush has nothing to report.
+    sink.submit(sample_log_record(2)).unwrap();
+    sink.flush(Duration::from_secs(10)).unwrap();
+    assert_eq!(sink.lost_records(), 1);
+    let text = String::from_utf8(w.out.lock().unwrap().clone()).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+}
+
+#[test]
 fn the_queue_is_bounded_in_bytes_as_well_as_in_records() {
     // A writer that never returns: everything submitted stays queued (or in its hands).
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();

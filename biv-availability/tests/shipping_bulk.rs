@@ -236,6 +236,46 @@ async fn a_400_from_a_proxy_stops_the_shipper_and_dead_letters_nothing() {
     std::fs::remove_dir_all(&dir).expect("cleanup");
 }
 
+fn not_bulk() -> Scripted {
+    Scripted::Proxy {
+        status: 200,
+        body: "<html>Welcome to nginx!</html>".to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn a_200_that_is_no_bulk_response_is_tried_again_but_not_forever() {
+    let es = ElasticReceiver::start().expect("receiver");
+    let dir = fresh("not-bulk");
+    let _spool = fill(&dir, 10);
+    // Once: a glitch, tried again, and everything is delivered.
+    es.respond_next(not_bulk());
+    let mut s = shipper(&dir, &es, fast());
+    let report = ship(&mut s).await.expect("one odd answer is tried again");
+    assert_eq!((report.delivered, report.dead_lettered), (10, 0));
+    drop(s);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+
+    // Every time: another server at that URL. The shipper stops and says so.
+    let es = ElasticReceiver::start().expect("receiver");
+    let dir = fresh("not-bulk-always");
+    let _spool = fill(&dir, 5);
+    for _ in 0..3 {
+        es.respond_next(not_bulk());
+    }
+    let mut s = shipper(&dir, &es, fast());
+    let err = ship(&mut s).await.expect_err("not a bulk endpoint");
+    assert!(matches!(err, ShipError::NotBulk { answers: 3 }), "{err:?}");
+    assert_eq!(s.stats().dead_lettered(), 0);
+    assert!(stored_ids(&es).is_empty());
+    drop(s);
+    // Nothing was acknowledged: the next run delivers the five.
+    let mut s = shipper(&dir, &es, fast());
+    let report = ship(&mut s).await.expect("ship");
+    assert_eq!((report.delivered, report.dead_lettered), (5, 0));
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+}
+
 fn big_record(n: u64, bytes: usize) -> LogRecord {
     let mut id = [0xee; 16];
     id[8..].copy_from_slice(&n.to_be_bytes());

@@ -57,6 +57,10 @@ struct State {
     closing: bool,
     /// The error of the last write, cleared by the next write that succeeds; `flush` reports it.
     failed: Option<String>,
+    /// Records lost since a `flush` last reported losses, and the last error that lost some:
+    /// a flush fails while records were lost, even when a later write succeeded.
+    unreported_lost: u64,
+    last_loss: Option<String>,
 }
 
 #[derive(Debug)]
@@ -185,6 +189,8 @@ impl WriterSink {
                 flushers: 0,
                 closing: false,
                 failed: None,
+                unreported_lost: 0,
+                last_loss: None,
             }),
             wake: Condvar::new(),
             progress: Condvar::new(),
@@ -221,8 +227,9 @@ impl WriterSink {
     }
 
     /// Records accepted but lost because the writer failed (after waiting out `WouldBlock`).
-    /// The writer is tried again with the next records; `flush` reports the last failure until
-    /// a write succeeds.
+    /// The writer is tried again with the next records; `flush` fails while the writer is
+    /// failing, and once for records lost since the previous flush even when the writer has
+    /// recovered.
     pub fn lost_records(&self) -> u64 {
         self.shared.lost.load(Ordering::Relaxed)
     }
@@ -244,6 +251,10 @@ impl Drop for Gone<'_> {
         self.0.lost.fetch_add(unfinished, Ordering::Relaxed);
         if !state.closing {
             state.failed = Some("the log writer thread stopped".to_owned());
+        }
+        if unfinished > 0 {
+            state.unreported_lost += unfinished;
+            state.last_loss = Some("the log writer thread stopped".to_owned());
         }
         drop(state);
         self.0.progress.notify_all();
@@ -315,6 +326,10 @@ fn write_queue(shared: &Shared, mut writer: impl Write) {
                         .filter(|&&end| end.saturating_sub(start) > written)
                         .count();
                     shared.lost.fetch_add(lost as u64, Ordering::Relaxed);
+                    if lost > 0 {
+                        state.unreported_lost += lost as u64;
+                        state.last_loss = Some(e.to_string());
+                    }
                     torn = torn
                         || (written > 0
                             && !chunk
@@ -426,10 +441,19 @@ impl LogSink for WriterSink {
             }
             state.flushers -= 1;
         }
-        match state.failed.clone() {
-            Some(why) => Err(LogFlushError::Backend(BackendError::msg(why))),
-            None => Ok(()),
+        // Losses are reported once, by the flush that finds them; a writer still failing is
+        // reported by every flush.
+        let lost = std::mem::take(&mut state.unreported_lost);
+        if let Some(why) = state.failed.clone() {
+            return Err(LogFlushError::Backend(BackendError::msg(why)));
         }
+        if lost > 0 {
+            let why = state.last_loss.clone().unwrap_or_default();
+            return Err(LogFlushError::Backend(BackendError::msg(format!(
+                "{lost} log records were lost since the last flush (the writer has recovered): {why}"
+            ))));
+        }
+        Ok(())
     }
 }
 

@@ -76,8 +76,35 @@ fn push_inlines(out: &mut String, inlines: &[Inline]) {
 
 /// Text with every character that could start markup, an HTML tag or an entity escaped by a
 /// backslash (CommonMark allows that for any ASCII punctuation), and line breaks as spaces, so
-/// a log message can neither inject HTML nor break a table.
+/// a log message can neither inject HTML nor break a table. A word GitHub would turn into a
+/// link by itself (GFM's autolinks: `http://…`, `www.…`, an e-mail address, `mailto:`) is put in
+/// a code span instead, where nothing is linked: a reviewer sees the address an attacker
+/// logged, and cannot click it.
 fn push_text(out: &mut String, text: &str) {
+    let mut word_start = 0;
+    for (i, c) in text.char_indices() {
+        if c.is_whitespace() {
+            push_word(out, &text[word_start..i]);
+            push_text_chars(out, &text[i..i + c.len_utf8()]);
+            word_start = i + c.len_utf8();
+        }
+    }
+    push_word(out, &text[word_start..]);
+}
+
+fn push_word(out: &mut String, word: &str) {
+    let lower = word.to_ascii_lowercase();
+    let links = ["://", "www.", "@", "mailto:", "xmpp:"]
+        .iter()
+        .any(|p| lower.contains(p));
+    if links {
+        push_code(out, word);
+    } else {
+        push_text_chars(out, word);
+    }
+}
+
+fn push_text_chars(out: &mut String, text: &str) {
     for c in text.chars() {
         match c {
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '!' | '|' | '&' | '~' | '{'
@@ -129,5 +156,22 @@ mod tests {
         let mut out = String::new();
         push_code(&mut out, "`x");
         assert_eq!(out, "`` `x ``");
+    }
+
+    #[test]
+    fn words_github_would_link_are_code() {
+        let mut out = String::new();
+        push_text(
+            &mut out,
+            "login from https://evil.example/reset?a=1, see (www.evil.example) or mail ops@evil.example MAILTO:x now",
+        );
+        assert_eq!(
+            out,
+            "login from `https://evil.example/reset?a=1,` see `(www.evil.example)` or mail `ops@evil.example` `MAILTO:x` now"
+        );
+        // Nothing else changes: a time, a path, a ratio.
+        let mut out = String::new();
+        push_text(&mut out, "at 12:30 in /var/log: 3/4 done\tok");
+        assert_eq!(out, "at 12:30 in /var/log: 3/4 done ok");
     }
 }

@@ -143,6 +143,15 @@ pub enum ShipError {
         /// The HTTP status.
         status: u16,
     },
+    /// Answers with status 200 that are not a `_bulk` response to the request (an HTML page,
+    /// another server or a proxy at that URL), several times in a row.
+    #[error(
+        "HTTP 200 answers that are not _bulk responses to the request, {answers} in a row; check the URL; records stay spooled"
+    )]
+    NotBulk {
+        /// Such answers in a row.
+        answers: u32,
+    },
     /// Reading or acknowledging the spool failed.
     #[error("spool: {0}")]
     Spool(#[source] std::io::Error),
@@ -173,7 +182,9 @@ pub enum ShipError {
 /// Per item: 200/201 delivered; 409 already there; 429, 5xx (and 401/403/404/408 per item)
 /// sent again after a backoff with full jitter that honours `Retry-After`; other 4xx written to
 /// the dead-letter file. A whole request answered 413 (or 400) is split in halves; a single
-/// record refused that way is dead-lettered. Connection failures and timeouts are retried.
+/// record refused that way is dead-lettered. Connection failures and timeouts are retried; so
+/// is a 200 that is not a bulk response to the request, three times in a row at most
+/// ([`ShipError::NotBulk`]).
 /// The acknowledged position moves only past records delivered, already there or
 /// dead-lettered, and is stored durably before the segments behind it are deleted.
 ///
@@ -478,6 +489,10 @@ impl BulkShipper {
     ) -> Result<Group, ShipError> {
         let index = self.elastic.index().to_owned();
         let mut attempt = 0u32;
+        // A 200 that is no bulk response can be a glitch (a truncated answer), so it is tried
+        // again like a transport error — but not forever: a URL pointing at another server
+        // answers the same every time.
+        let mut not_bulk = 0u32;
         loop {
             let mut body = Vec::with_capacity(
                 pending
@@ -496,6 +511,7 @@ impl BulkShipper {
                         .filter(|items| matches_request(items, records, &pending))
                     {
                         Some(items) => {
+                            not_bulk = 0;
                             let before = pending.len();
                             let (still, reason) = self.resolve(records, &pending, &items)?;
                             if still.is_empty() {
@@ -507,7 +523,13 @@ impl BulkShipper {
                             pending = still;
                             (reason, answer.retry_after)
                         }
-                        None => (RetryReason::Transport, None),
+                        None => {
+                            not_bulk += 1;
+                            if not_bulk >= NOT_BULK_LIMIT {
+                                return Err(ShipError::NotBulk { answers: not_bulk });
+                            }
+                            (RetryReason::Transport, None)
+                        }
                     },
                     413 => return Ok(Group::Split(pending)),
                     // A 400 without Elasticsearch's error document (a proxy answering "plain
@@ -575,6 +597,10 @@ impl BulkShipper {
         Ok((still, reason))
     }
 }
+
+/// Answers with status 200 that are not a bulk response to the request, in a row, after which
+/// shipping stops with [`ShipError::NotBulk`].
+const NOT_BULK_LIMIT: u32 = 3;
 
 /// Whether the response's items answer the request: as many, and each `_id` (when given) the
 /// record's.
