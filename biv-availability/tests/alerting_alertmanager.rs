@@ -519,6 +519,35 @@ async fn the_real_alertmanager_notifies_firing_then_resolved() {
     assert!(notifier.active().is_empty());
 }
 
+#[tokio::test]
+#[ignore = "server: alertmanager; run by cargo xtask test"]
+async fn the_real_alertmanager_takes_an_alert_with_a_hyphenated_annotation_name() {
+    let am = biv_testkit::servers::alertmanager();
+    let notifier = AlertmanagerNotifier::builder(&[&am.url], clock())
+        .build()
+        .expect("test setup");
+    let name = format!("BivTestAnnotationName{}", std::process::id());
+    // Alertmanager refuses a whole alert (HTTP 400) whose annotation name is no label name.
+    let firing = alert(&name).with_annotation("runbook-url", "https://runbooks.invalid/disk");
+    notifier.notify(&firing).await.expect("delivered");
+    let url = format!(
+        "{}/api/v2/alerts?filter=alertname%3D%22{name}%22",
+        am.url.trim_end_matches('/')
+    );
+    let body = tokio::task::spawn_blocking(move || http_get(&url))
+        .await
+        .expect("test setup");
+    let listed: serde_json::Value = serde_json::from_str(&body).expect("test setup");
+    assert_eq!(
+        listed[0]["annotations"]["runbook_url"], "https://runbooks.invalid/disk",
+        "{listed}"
+    );
+    let resolved = firing
+        .resolved_at(SystemClock::new().now())
+        .expect("test setup");
+    notifier.notify(&resolved).await.expect("resolved");
+}
+
 /// A plain HTTP/1.0 GET (the test's own, independent of the code under test).
 fn http_get(url: &str) -> String {
     use std::io::{Read, Write};

@@ -10,7 +10,7 @@ use serde::Serialize;
 #[serde(rename_all = "camelCase")]
 struct PostableAlert<'a> {
     labels: BTreeMap<&'a str, String>,
-    annotations: BTreeMap<&'a str, String>,
+    annotations: BTreeMap<String, String>,
     starts_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     ends_at: Option<String>,
@@ -34,11 +34,7 @@ pub(crate) fn postable_alerts(alerts: &[&Alert], redactor: Option<&dyn Redactor>
                 .iter()
                 .map(|(k, v)| (k.as_str(), clean(v)))
                 .collect(),
-            annotations: alert
-                .annotations()
-                .iter()
-                .map(|(k, v)| (k.as_str(), clean(v)))
-                .collect(),
+            annotations: annotations(alert, &clean),
             starts_at: alert.starts_at().to_rfc3339_millis(),
             ends_at: alert.ends_at().map(|t| t.to_rfc3339_millis()),
             generator_url: alert.generator_url().map(clean),
@@ -48,11 +44,56 @@ pub(crate) fn postable_alerts(alerts: &[&Alert], redactor: Option<&dyn Redactor>
     serde_json::to_vec(&body).unwrap_or_else(|_| b"[]".to_vec())
 }
 
+/// The annotations under names Alertmanager accepts: it refuses a whole alert whose annotation
+/// name is not a label name (`[a-zA-Z_][a-zA-Z0-9_]*`), so `runbook-url` would cost the page.
+/// Other characters become `_` (and a leading digit gets one in front), as Prometheus does for
+/// label names; a name that then repeats another gets `_2`, `_3`, ….
+fn annotations(alert: &Alert, clean: &dyn Fn(&str) -> String) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (name, value) in alert.annotations() {
+        let mut valid: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        if !valid.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            valid.insert(0, '_');
+        }
+        let mut unique = valid.clone();
+        let mut n = 2;
+        while out.contains_key(&unique) {
+            unique = format!("{valid}_{n}");
+            n += 1;
+        }
+        out.insert(unique, clean(value));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use biv_core::{Severity, Timestamp};
 
     use super::*;
+
+    #[test]
+    fn annotation_names_are_made_ones_alertmanager_accepts() {
+        let start = Timestamp::from_unix_seconds(1_800_000_000, 0).unwrap();
+        let alert = Alert::new("BivDiskFilling", Severity::Warning, start)
+            .unwrap()
+            .with_annotation("runbook-url", "a")
+            .with_annotation("runbook_url", "b")
+            .with_annotation("1st", "c")
+            .with_annotation("", "d")
+            .with_annotation("ok", "e");
+        let body: serde_json::Value =
+            serde_json::from_slice(&postable_alerts(&[&alert], None)).unwrap();
+        assert_eq!(
+            body[0]["annotations"],
+            serde_json::json!({
+                "_": "d", "_1st": "c", "ok": "e", "runbook_url": "a", "runbook_url_2": "b"
+            })
+        );
+    }
 
     #[test]
     fn the_body_has_alertmanagers_field_names() {
