@@ -362,6 +362,51 @@ fn a_flush_reports_records_lost_before_the_writer_recovered() {
 }
 
 #[test]
+fn a_drop_does_not_hang_on_a_writer_that_never_returns() {
+    // A pipe nobody reads: the write blocks until the test releases it.
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    struct Blocked {
+        release: std::sync::mpsc::Receiver<()>,
+        entered: std::sync::mpsc::Sender<()>,
+    }
+    impl std::io::Write for Blocked {
+        fn write(&mut self, _buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.entered.send(());
+            let _ = self.release.recv();
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let sink = WriterSink::new(
+        Blocked {
+            release: release_rx,
+            entered: entered_tx,
+        },
+        64,
+    )
+    .unwrap()
+    .with_close_timeout(Duration::from_millis(100));
+    sink.submit(sample_log_record(0)).unwrap();
+    entered_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the writer took the record");
+    let (dropped_tx, dropped_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        drop(sink);
+        let _ = dropped_tx.send(());
+    });
+    // The drop returns although the write is still blocked…
+    dropped_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the drop hung on the blocked writer");
+    // … and the thread it left behind ends once the write returns.
+    release_tx.send(()).unwrap();
+}
+
+#[test]
 fn the_queue_is_bounded_in_bytes_as_well_as_in_records() {
     // A writer that never returns: everything submitted stays queued (or in its hands).
     let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();

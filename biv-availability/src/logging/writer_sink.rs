@@ -146,7 +146,8 @@ fn write_patiently(writer: &mut impl Write, bytes: &[u8]) -> (usize, std::io::Re
 /// milliseconds, or as soon as half the queue (at most 1,024 records) is waiting; only the first
 /// record after a quiet spell wakes it at once. So a record reaches the writer within about two
 /// milliseconds, `flush` writes everything submitted before it without waiting for that, and
-/// dropping the sink writes everything queued before the thread ends.
+/// dropping the sink writes everything queued before the thread ends (waiting for that at most
+/// [`WriterSink::with_close_timeout`], 10 s by default).
 ///
 /// ```
 /// use std::time::Duration;
@@ -161,7 +162,13 @@ fn write_patiently(writer: &mut impl Write, bytes: &[u8]) -> (usize, std::io::Re
 pub struct WriterSink {
     shared: Arc<Shared>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Disconnected when the writer thread has ended.
+    thread_done: Mutex<std::sync::mpsc::Receiver<()>>,
+    close_timeout: Duration,
 }
+
+/// How long dropping a [`WriterSink`] waits for its thread by default.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for WriterSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -200,9 +207,11 @@ impl WriterSink {
             wake_at: (capacity / 2).clamp(1, CHUNK),
         });
         let thread_shared = Arc::clone(&shared);
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("biv-log-writer".into())
             .spawn(move || {
+                let _done = done_tx;
                 let gone = Gone(&thread_shared);
                 write_queue(&thread_shared, writer);
                 drop(gone);
@@ -210,7 +219,18 @@ impl WriterSink {
         Ok(WriterSink {
             shared,
             thread: Some(thread),
+            thread_done: Mutex::new(done_rx),
+            close_timeout: CLOSE_TIMEOUT,
         })
+    }
+
+    /// Sets the longest a drop waits for the queued records to be written (default 10 s). A
+    /// writer still blocked then (a pipe nobody reads, a hung disk) is left to its thread, so
+    /// the host's shutdown does not hang; what it could not write is counted as lost.
+    #[must_use]
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
+        self
     }
 
     /// A sink on standard output with a queue of 65,536 records.
@@ -459,11 +479,21 @@ impl LogSink for WriterSink {
 
 impl Drop for WriterSink {
     fn drop(&mut self) {
-        // The thread writes what is queued and ends.
+        // The thread writes what is queued and ends — within the close timeout, or on its own
+        // after the drop returned.
         self.shared.lock().closing = true;
         self.shared.wake.notify_one();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
+        let done = self
+            .thread_done
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .recv_timeout(self.close_timeout);
+        match (done, self.thread.take()) {
+            (Err(std::sync::mpsc::RecvTimeoutError::Timeout), Some(_detached)) => {}
+            (_, Some(t)) => {
+                let _ = t.join();
+            }
+            (_, None) => {}
         }
     }
 }

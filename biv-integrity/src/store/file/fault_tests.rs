@@ -618,3 +618,52 @@ fn adopted_frames_are_written_and_synced_before_they_are_recorded() {
     drop(log);
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+/// A drop does not hang on a writer stuck on a hung disk; the stuck writer keeps the lock, so
+/// the log cannot be opened twice, and finishes its close once the disk answers.
+#[test]
+fn a_drop_gives_up_waiting_for_a_stuck_writer_which_keeps_the_lock() {
+    let dir = fresh("stuck-close");
+    let options = options().with_close_timeout(Duration::from_millis(200));
+    let log = FileLog::create(&dir, key(), options.clone()).expect("create");
+    log.append_blocking(&event(0)).expect("append");
+    // From now on every sync takes 3 s: closing (checkpoint, state record) is slow.
+    let guard = faults::arm(
+        &dir,
+        Plan {
+            persistent: true,
+            kinds: vec![Op::Sync],
+            stall: Some(Duration::from_secs(3)),
+            ..Plan::once(0)
+        },
+    );
+    let started = std::time::Instant::now();
+    drop(log);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "the drop waited {:?}",
+        started.elapsed()
+    );
+    assert!(matches!(
+        FileLog::open(&dir, key(), options.clone()),
+        Err(crate::store::OpenError::Locked(_))
+    ));
+    drop(guard); // the disk answers again
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let log = loop {
+        match FileLog::open(&dir, key(), options.clone()) {
+            Ok(log) => break log,
+            Err(crate::store::OpenError::Locked(_)) => {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the stuck writer never ended"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("reopening: {e}"),
+        }
+    };
+    assert_eq!(log.size(), 1);
+    drop(log);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

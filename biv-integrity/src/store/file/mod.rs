@@ -77,6 +77,9 @@ pub struct FileLogOptions {
     /// Whether opening may cut a damaged tail of the active segment that still holds whole
     /// frames (see [`OpenError::DamagedTail`]). Default `false`: such a log is refused.
     pub cut_damaged_tail: bool,
+    /// Longest a drop of the [`FileLog`] waits for its writer to finish (commit what is queued,
+    /// sign the last checkpoint, record the state). Default 10 s.
+    pub close_timeout: Duration,
 }
 
 impl FileLogOptions {
@@ -99,6 +102,13 @@ impl FileLogOptions {
     #[must_use]
     pub fn with_damaged_tail_cut(mut self, cut: bool) -> Self {
         self.cut_damaged_tail = cut;
+        self
+    }
+
+    /// Sets the longest a drop waits for the writer to finish.
+    #[must_use]
+    pub fn with_close_timeout(mut self, timeout: Duration) -> Self {
+        self.close_timeout = timeout;
         self
     }
 
@@ -143,6 +153,7 @@ impl Default for FileLogOptions {
             checkpoint_every: 1000,
             anchor: None,
             cut_damaged_tail: false,
+            close_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -178,6 +189,11 @@ pub enum ReadError {
 
 /// A tamper-evident audit log in a directory: the default [`AuditSink`].
 ///
+/// Dropping it closes the log: the writer commits what is queued, signs a last checkpoint and
+/// records the state. The drop waits for that at most [`FileLogOptions::close_timeout`]; a
+/// writer stuck on a hung disk is then left to finish on its own thread, and holds the
+/// directory's lock until it does, so the log cannot be opened twice meanwhile.
+///
 /// ```
 /// use biv_core::AuditSink;
 /// use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
@@ -212,7 +228,8 @@ pub struct FileLog {
     /// The publisher's live failure counter (publication runs on its own thread).
     anchor_failures: Option<Arc<std::sync::atomic::AtomicU64>>,
     recovery: Recovery,
-    _lock: lock::DirLock,
+    /// Disconnected when the writer thread has ended (it holds the sender, and the lock).
+    writer_done: Mutex<mpsc::Receiver<()>>,
 }
 
 /// Open read handles, shared by readers.
@@ -362,9 +379,17 @@ impl FileLog {
             .publisher
             .as_ref()
             .map(publisher::Publisher::failure_counter);
+        let (done_tx, done_rx) = mpsc::channel::<()>();
+        let lock = opened.lock;
         let handle = std::thread::Builder::new()
             .name("biv-audit-writer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || {
+                // The directory's lock lives as long as the writer: a drop that stopped waiting
+                // for a writer stuck on a hung disk never lets a second writer in.
+                let _lock = lock;
+                let _done = done_tx;
+                writer.run(rx);
+            })
             .ok();
         FileLog {
             dir: dir.to_path_buf(),
@@ -376,7 +401,7 @@ impl FileLog {
             levels: levels::LevelReader::new(&dir.join("tree")),
             anchor_failures,
             recovery: opened.recovery,
-            _lock: opened.lock,
+            writer_done: Mutex::new(done_rx),
         }
     }
 
@@ -645,8 +670,20 @@ impl Drop for FileLog {
     fn drop(&mut self) {
         // Closing the queue ends the writer after it committed what was queued.
         self.tx.take();
-        if let Some(handle) = self.writer.take() {
-            let _ = handle.join();
+        let done = self
+            .writer_done
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .recv_timeout(self.options.close_timeout);
+        match (done, self.writer.take()) {
+            (Err(mpsc::RecvTimeoutError::Timeout), Some(_detached)) => {
+                // Stuck (a hung disk): the host's shutdown goes on; the thread finishes on its
+                // own and keeps the lock until then.
+            }
+            (_, Some(handle)) => {
+                let _ = handle.join();
+            }
+            (_, None) => {}
         }
     }
 }
