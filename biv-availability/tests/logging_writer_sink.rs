@@ -352,13 +352,63 @@ fn a_flush_reports_records_lost_before_the_writer_recovered() {
     // Record 1 is written: the writer recovered, but record 0 is gone, and the flush says so.
     sink.submit(sample_log_record(1)).unwrap();
     let err = sink.flush(Duration::from_secs(10)).unwrap_err();
-    assert!(err.to_string().contains("1 log records were lost"), "{err}");
+    assert!(err.to_string().contains("1 of the log records"), "{err}");
     // Reported once: the next flush has nothing to report.
     sink.submit(sample_log_record(2)).unwrap();
     sink.flush(Duration::from_secs(10)).unwrap();
     assert_eq!(sink.lost_records(), 1);
     let text = String::from_utf8(w.out.lock().unwrap().clone()).unwrap();
     assert_eq!(text.lines().count(), 2, "{text}");
+}
+
+#[test]
+fn every_flush_waiting_for_a_lost_record_reports_it() {
+    // The first write waits for the test, then fails; later writes succeed.
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+    let (entered_tx, entered_rx) = std::sync::mpsc::channel::<()>();
+    struct FailOnceLate(Option<(std::sync::mpsc::Receiver<()>, std::sync::mpsc::Sender<()>)>);
+    impl std::io::Write for FailOnceLate {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            match self.0.take() {
+                Some((release, entered)) => {
+                    let _ = entered.send(());
+                    let _ = release.recv();
+                    Err(std::io::ErrorKind::StorageFull.into())
+                }
+                None => Ok(buf.len()),
+            }
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let writer = FailOnceLate(Some((release_rx, entered_tx)));
+    let sink = std::sync::Arc::new(WriterSink::new(writer, 4096).unwrap());
+    sink.submit(sample_log_record(0)).unwrap();
+    entered_rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    // Record 0 is in the failing write; 1,025 more wait, written after it in two chunks that
+    // succeed, so the writer has recovered by the time the flushes return.
+    for n in 1..=1025 {
+        sink.submit(sample_log_record(n)).unwrap();
+    }
+    let flushers: Vec<_> = (0..2)
+        .map(|_| {
+            let sink = std::sync::Arc::clone(&sink);
+            std::thread::spawn(move || sink.flush(Duration::from_secs(30)))
+        })
+        .collect();
+    // Time for both to reach their wait (a thread starting later would flush after the first
+    // one had reported the loss, and rightly find nothing to report).
+    std::thread::sleep(Duration::from_millis(300));
+    release_tx.send(()).unwrap();
+    for f in flushers {
+        let err = f.join().unwrap().unwrap_err();
+        assert!(err.to_string().contains("1 of the log records"), "{err}");
+    }
+    assert_eq!(sink.lost_records(), 1);
+    // Reported: the next flush is clean.
+    sink.submit(sample_log_record(2000)).unwrap();
+    sink.flush(Duration::from_secs(10)).unwrap();
 }
 
 #[test]

@@ -256,6 +256,23 @@ async fn a_200_that_is_no_bulk_response_is_tried_again_but_not_forever() {
     drop(s);
     std::fs::remove_dir_all(&dir).expect("cleanup");
 
+    // Three, but not in a row: still glitches.
+    let es = ElasticReceiver::start().expect("receiver");
+    let dir = fresh("not-bulk-apart");
+    let _spool = fill(&dir, 5);
+    for _ in 0..2 {
+        es.respond_next(not_bulk());
+        es.respond_next(Scripted::status(503));
+    }
+    es.respond_next(not_bulk());
+    let mut s = shipper(&dir, &es, fast());
+    let report = ship(&mut s)
+        .await
+        .expect("odd answers apart are tried again");
+    assert_eq!((report.delivered, report.dead_lettered), (5, 0));
+    drop(s);
+    std::fs::remove_dir_all(&dir).expect("cleanup");
+
     // Every time: another server at that URL. The shipper stops and says so.
     let es = ElasticReceiver::start().expect("receiver");
     let dir = fresh("not-bulk-always");

@@ -312,6 +312,9 @@ fn damage_after_the_recorded_state_is_refused_until_an_operator_cuts_it() {
     let sixth = frames(&bytes)[6].clone();
     bytes[sixth.start + 20] ^= 0x01;
     std::fs::write(&seg, &bytes).unwrap();
+    // The segment had been rolled after entry 9: an empty next one, not yet listed.
+    let next = dir.join("segments").join(format!("{:020}.seg", 10));
+    std::fs::write(&next, b"").unwrap();
     // Entries 4 and 5 would be adopted; from entry 6 on it could be an unfinished commit, but
     // whole frames follow (entries 7, 8 and 9), so it may as well be damage to committed
     // entries, which no checkpoint covers yet (checkpoints follow the recorded state). The
@@ -331,6 +334,10 @@ fn damage_after_the_recorded_state_is_refused_until_an_operator_cuts_it() {
     let cut = FileLogOptions::default().with_damaged_tail_cut(true);
     let log = FileLog::open(&dir, test_key(), cut).unwrap();
     assert_eq!(log.size(), 6);
+    assert!(
+        !next.exists(),
+        "the empty segment after the cut entries is removed too"
+    );
     let found = log.recovery();
     assert_eq!(found.adopted_entries, 2);
     assert_eq!(found.cut_bytes, (bytes.len() - sixth.start) as u64);
@@ -342,6 +349,27 @@ fn damage_after_the_recorded_state_is_refused_until_an_operator_cuts_it() {
         0,
         "reported once, by the open that cut"
     );
+    drop(log);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_unwritten_page_of_an_unfinished_commit_is_cut_without_asking() {
+    let (dir, _) = log_with_unrecorded_commits("adopt-unwritten-page");
+    let seg = active_segment(&dir);
+    let mut bytes = std::fs::read(&seg).unwrap();
+    let all = frames(&bytes);
+    // The page holding the start of entry 6 never reached the disk (zeros up to its end);
+    // later pages of the same commit did.
+    let start = all[6].start;
+    let page_end = (start / 4096 + 1) * 4096;
+    let after: Vec<_> = all.iter().filter(|f| f.start >= page_end).collect();
+    assert!(start < page_end && !after.is_empty(), "test setup: {all:?}");
+    bytes[start..page_end].fill(0);
+    std::fs::write(&seg, &bytes).unwrap();
+    let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
+    assert_eq!(log.size(), 6);
+    assert_eq!(log.recovery().whole_frames_cut, after.len() as u64);
     drop(log);
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -46,11 +46,21 @@ pub(crate) fn postable_alerts(alerts: &[&Alert], redactor: Option<&dyn Redactor>
 
 /// The annotations under names Alertmanager accepts: it refuses a whole alert whose annotation
 /// name is not a label name (`[a-zA-Z_][a-zA-Z0-9_]*`), so `runbook-url` would cost the page.
-/// Other characters become `_` (and a leading digit gets one in front), as Prometheus does for
-/// label names; a name that then repeats another gets `_2`, `_3`, ….
+/// Other characters become `_` (and a leading digit or an empty name gets one in front), as
+/// Prometheus does for label names. Valid names keep theirs; a changed name that then repeats
+/// another gets `_2`, `_3`, ….
 fn annotations(alert: &Alert, clean: &dyn Fn(&str) -> String) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    for (name, value) in alert.annotations() {
+    let is_valid = |name: &str| {
+        name.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    let mut out: BTreeMap<String, String> = alert
+        .annotations()
+        .iter()
+        .filter(|(name, _)| is_valid(name))
+        .map(|(name, value)| (name.clone(), clean(value)))
+        .collect();
+    for (name, value) in alert.annotations().iter().filter(|(n, _)| !is_valid(n)) {
         let mut valid: String = name
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -90,7 +100,7 @@ mod tests {
         assert_eq!(
             body[0]["annotations"],
             serde_json::json!({
-                "_": "d", "_1st": "c", "ok": "e", "runbook_url": "a", "runbook_url_2": "b"
+                "_": "d", "_1st": "c", "ok": "e", "runbook_url": "b", "runbook_url_2": "a"
             })
         );
     }

@@ -57,10 +57,28 @@ struct State {
     closing: bool,
     /// The error of the last write, cleared by the next write that succeeds; `flush` reports it.
     failed: Option<String>,
-    /// Records lost since a `flush` last reported losses, and the last error that lost some:
-    /// a flush fails while records were lost, even when a later write succeeded.
-    unreported_lost: u64,
+    /// Lost records as ranges of their numbers (the n-th accepted record is number n), not yet
+    /// known to be reported: a flush fails when a record submitted before it is among them,
+    /// even when a later write succeeded. At most [`MAX_LOSS_RANGES`], the oldest dropped.
+    losses: std::collections::VecDeque<(u64, u64)>,
+    /// Every loss of a record numbered up to this was reported by a flush that has returned.
+    reported_upto: u64,
+    /// The error of the last write that lost records.
     last_loss: Option<String>,
+}
+
+/// Loss ranges kept for flushes still to report them; a writer failing on and off between two
+/// flushes more often than this reports only the newest.
+const MAX_LOSS_RANGES: usize = 4096;
+
+impl State {
+    fn record_loss(&mut self, first: u64, last: u64, why: String) {
+        if self.losses.len() == MAX_LOSS_RANGES {
+            self.losses.pop_front();
+        }
+        self.losses.push_back((first, last));
+        self.last_loss = Some(why);
+    }
 }
 
 #[derive(Debug)]
@@ -196,7 +214,8 @@ impl WriterSink {
                 flushers: 0,
                 closing: false,
                 failed: None,
-                unreported_lost: 0,
+                losses: std::collections::VecDeque::new(),
+                reported_upto: 0,
                 last_loss: None,
             }),
             wake: Condvar::new(),
@@ -267,14 +286,14 @@ impl Drop for Gone<'_> {
         state.ends = Vec::new();
         // Normally nothing: a panicking writer leaves its batch and the queue unwritten.
         let unfinished = state.accepted.saturating_sub(state.done);
+        if unfinished > 0 {
+            let (first, last) = (state.done + 1, state.accepted);
+            state.record_loss(first, last, "the log writer thread stopped".to_owned());
+        }
         state.done = state.accepted;
         self.0.lost.fetch_add(unfinished, Ordering::Relaxed);
         if !state.closing {
             state.failed = Some("the log writer thread stopped".to_owned());
-        }
-        if unfinished > 0 {
-            state.unreported_lost += unfinished;
-            state.last_loss = Some("the log writer thread stopped".to_owned());
         }
         drop(state);
         self.0.progress.notify_all();
@@ -347,8 +366,10 @@ fn write_queue(shared: &Shared, mut writer: impl Write) {
                         .count();
                     shared.lost.fetch_add(lost as u64, Ordering::Relaxed);
                     if lost > 0 {
-                        state.unreported_lost += lost as u64;
-                        state.last_loss = Some(e.to_string());
+                        // The lost ones end the chunk: the records whose lines were not all
+                        // written.
+                        let last = state.done + chunk.len() as u64;
+                        state.record_loss(last + 1 - lost as u64, last, e.to_string());
                     }
                     torn = torn
                         || (written > 0
@@ -439,6 +460,9 @@ impl LogSink for WriterSink {
         let mut state = shared.lock();
         // Everything submitted before this call; later records do not keep it waiting.
         let target = state.accepted;
+        // Losses of records up to this were reported by a flush that returned before this one
+        // started; later ones up to `target` are this flush's to report.
+        let reported = state.reported_upto;
         if state.done < target {
             if matches!(state.writer, WriterState::Lingering | WriterState::Idle) {
                 state.writer = WriterState::Busy;
@@ -461,16 +485,33 @@ impl LogSink for WriterSink {
             }
             state.flushers -= 1;
         }
-        // Losses are reported once, by the flush that finds them; a writer still failing is
-        // reported by every flush.
-        let lost = std::mem::take(&mut state.unreported_lost);
+        // Lost records submitted before this call and not reported by an earlier flush; every
+        // flush waiting meanwhile reports the losses among its own records.
+        let lost: u64 = state
+            .losses
+            .iter()
+            .map(|&(first, last)| {
+                let (from, to) = (first.max(reported + 1), last.min(target));
+                (to + 1).saturating_sub(from)
+            })
+            .sum();
+        state.reported_upto = state.reported_upto.max(target);
+        if state.flushers == 0 {
+            let upto = state.reported_upto;
+            state.losses.retain(|&(_, last)| last > upto);
+        }
         if let Some(why) = state.failed.clone() {
+            let why = if lost > 0 {
+                format!("{why}; {lost} of the log records submitted before this flush were lost")
+            } else {
+                why
+            };
             return Err(LogFlushError::Backend(BackendError::msg(why)));
         }
         if lost > 0 {
             let why = state.last_loss.clone().unwrap_or_default();
             return Err(LogFlushError::Backend(BackendError::msg(format!(
-                "{lost} log records were lost since the last flush (the writer has recovered): {why}"
+                "{lost} of the log records submitted before this flush were lost (the writer has recovered): {why}"
             ))));
         }
         Ok(())

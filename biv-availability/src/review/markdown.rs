@@ -8,7 +8,7 @@ use super::render::{Block, Inline};
 pub(crate) fn write(title: &str, blocks: &[Block]) -> String {
     let mut out = String::new();
     out.push_str("# ");
-    push_text(&mut out, title);
+    push_text(&mut out, title, false);
     out.push_str("\n\n");
     for block in blocks {
         match block {
@@ -17,17 +17,17 @@ pub(crate) fn write(title: &str, blocks: &[Block]) -> String {
                     out.push('#');
                 }
                 out.push(' ');
-                push_text(&mut out, text);
+                push_text(&mut out, text, false);
                 out.push_str("\n\n");
             }
             Block::Paragraph(inlines) => {
-                push_inlines(&mut out, inlines);
+                push_inlines(&mut out, inlines, false);
                 out.push_str("\n\n");
             }
             Block::List(items) => {
                 for item in items {
                     out.push_str("- ");
-                    push_inlines(&mut out, item);
+                    push_inlines(&mut out, item, false);
                     out.push('\n');
                 }
                 out.push('\n');
@@ -36,7 +36,7 @@ pub(crate) fn write(title: &str, blocks: &[Block]) -> String {
                 out.push('|');
                 for h in headers {
                     out.push(' ');
-                    push_text(&mut out, h);
+                    push_text(&mut out, h, true);
                     out.push_str(" |");
                 }
                 out.push_str("\n|");
@@ -48,7 +48,7 @@ pub(crate) fn write(title: &str, blocks: &[Block]) -> String {
                     out.push('|');
                     for c in row {
                         out.push(' ');
-                        push_inlines(&mut out, c);
+                        push_inlines(&mut out, c, true);
                         out.push_str(" |");
                     }
                     out.push('\n');
@@ -60,16 +60,16 @@ pub(crate) fn write(title: &str, blocks: &[Block]) -> String {
     out
 }
 
-fn push_inlines(out: &mut String, inlines: &[Inline]) {
+fn push_inlines(out: &mut String, inlines: &[Inline], cell: bool) {
     for inline in inlines {
         match inline {
-            Inline::Text(t) => push_text(out, t),
+            Inline::Text(t) => push_text(out, t, cell),
             Inline::Strong(t) => {
                 out.push_str("**");
-                push_text(out, t);
+                push_text(out, t, cell);
                 out.push_str("**");
             }
-            Inline::Code(t) => push_code(out, t),
+            Inline::Code(t) => push_code(out, t, cell),
         }
     }
 }
@@ -80,25 +80,25 @@ fn push_inlines(out: &mut String, inlines: &[Inline]) {
 /// link by itself (GFM's autolinks: `http://…`, `www.…`, an e-mail address, `mailto:`) is put in
 /// a code span instead, where nothing is linked: a reviewer sees the address an attacker
 /// logged, and cannot click it.
-fn push_text(out: &mut String, text: &str) {
+fn push_text(out: &mut String, text: &str, cell: bool) {
     let mut word_start = 0;
     for (i, c) in text.char_indices() {
         if c.is_whitespace() {
-            push_word(out, &text[word_start..i]);
+            push_word(out, &text[word_start..i], cell);
             push_text_chars(out, &text[i..i + c.len_utf8()]);
             word_start = i + c.len_utf8();
         }
     }
-    push_word(out, &text[word_start..]);
+    push_word(out, &text[word_start..], cell);
 }
 
-fn push_word(out: &mut String, word: &str) {
+fn push_word(out: &mut String, word: &str, cell: bool) {
     let lower = word.to_ascii_lowercase();
     let links = ["://", "www.", "@", "mailto:", "xmpp:"]
         .iter()
         .any(|p| lower.contains(p));
     if links {
-        push_code(out, word);
+        push_code(out, word, cell);
     } else {
         push_text_chars(out, word);
     }
@@ -118,9 +118,9 @@ fn push_text_chars(out: &mut String, text: &str) {
     }
 }
 
-/// A code span fenced by more backticks than the text holds in a row; `|` is escaped so a
-/// table cell is not split (GFM removes the backslash inside the span).
-fn push_code(out: &mut String, text: &str) {
+/// A code span fenced by more backticks than the text holds in a row; in a table cell `|` is
+/// escaped so the cell is not split (GFM removes that backslash; elsewhere it would show).
+fn push_code(out: &mut String, text: &str, cell: bool) {
     let clean: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
@@ -134,7 +134,11 @@ fn push_code(out: &mut String, text: &str) {
     let fence = "`".repeat(longest + 1);
     let pad = clean.starts_with('`') || clean.ends_with('`') || clean.is_empty();
     let _ = write!(out, "{fence}{}", if pad { " " } else { "" });
-    out.push_str(&clean.replace('|', "\\|"));
+    if cell {
+        out.push_str(&clean.replace('|', "\\|"));
+    } else {
+        out.push_str(&clean);
+    }
     let _ = write!(out, "{}{fence}", if pad { " " } else { "" });
 }
 
@@ -145,16 +149,20 @@ mod tests {
     #[test]
     fn text_and_code_cannot_inject() {
         let mut out = String::new();
-        push_text(&mut out, "<script>alert(1)</script> & | *x*\nnext");
+        push_text(&mut out, "<script>alert(1)</script> & | *x*\nnext", true);
         assert_eq!(
             out,
             "\\<script\\>alert(1)\\</script\\> \\& \\| \\*x\\* next"
         );
         let mut out = String::new();
-        push_code(&mut out, "a`b``c|d");
+        push_code(&mut out, "a`b``c|d", true);
         assert_eq!(out, "```a`b``c\\|d```");
+        // Outside a table a backslash would show: `|` stays as it is.
         let mut out = String::new();
-        push_code(&mut out, "`x");
+        push_code(&mut out, "a|b", false);
+        assert_eq!(out, "`a|b`");
+        let mut out = String::new();
+        push_code(&mut out, "`x", true);
         assert_eq!(out, "`` `x ``");
     }
 
@@ -164,6 +172,7 @@ mod tests {
         push_text(
             &mut out,
             "login from https://evil.example/reset?a=1, see (www.evil.example) or mail ops@evil.example MAILTO:x now",
+            false,
         );
         assert_eq!(
             out,
@@ -171,7 +180,7 @@ mod tests {
         );
         // Nothing else changes: a time, a path, a ratio.
         let mut out = String::new();
-        push_text(&mut out, "at 12:30 in /var/log: 3/4 done\tok");
+        push_text(&mut out, "at 12:30 in /var/log: 3/4 done\tok", false);
         assert_eq!(out, "at 12:30 in /var/log: 3/4 done ok");
     }
 }

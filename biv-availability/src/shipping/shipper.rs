@@ -504,6 +504,7 @@ impl BulkShipper {
                 push_create(&index, &records[i].record, &mut body);
             }
             self.stats.add_request(body.len() as u64);
+            let not_bulk_before = not_bulk;
             let (reason, retry_after) = match self.client.post(body).await {
                 Err(_) => (RetryReason::Transport, None),
                 Ok(answer) => match answer.status {
@@ -511,7 +512,6 @@ impl BulkShipper {
                         .filter(|items| matches_request(items, records, &pending))
                     {
                         Some(items) => {
-                            not_bulk = 0;
                             let before = pending.len();
                             let (still, reason) = self.resolve(records, &pending, &items)?;
                             if still.is_empty() {
@@ -555,6 +555,10 @@ impl BulkShipper {
                     status => return Err(ShipError::Rejected { status }),
                 },
             };
+            if not_bulk == not_bulk_before {
+                // Any other answer (or none) breaks the run.
+                not_bulk = 0;
+            }
             self.stats.add_retry(reason);
             let after = retry_after.and_then(|v| parse_retry_after(&v, self.clock.now()));
             let wait = self

@@ -94,9 +94,10 @@ pub enum OpenError {
         what: &'static str,
     },
     /// Adoption after the recorded state stopped at a damaged frame, and whole frames follow
-    /// it. An unfinished commit can leave that (its pages reach the disk in any order), but so
-    /// can damage to entries committed after the last record: nothing is cut unless the log is
-    /// opened with [`FileLogOptions::with_damaged_tail_cut`](super::FileLogOptions::with_damaged_tail_cut),
+    /// it. An unfinished commit can leave that (its pages reach the disk in any order; when the
+    /// damage is zeros to the end of its 4 KiB page — a page never written — it is taken for
+    /// that and cut without this error), but so can damage to entries committed after the last
+    /// record: nothing is cut unless the log is opened with [`FileLogOptions::with_damaged_tail_cut`](super::FileLogOptions::with_damaged_tail_cut),
     /// which moves them into `quarantine/`.
     #[error(
         "the active segment starting at entry {first} is damaged at byte {offset} (entry {index}) and {whole_frames} whole frames follow: entries committed after the last recorded state may be damaged; nothing was cut"
@@ -224,9 +225,11 @@ pub struct Recovery {
     /// finished (none after a clean close).
     pub cut_bytes: u64,
     /// Whole frames with matching checksums found inside the cut bytes, after the damage that
-    /// stopped adoption; only non-zero when the log was opened with
+    /// stopped adoption: after a page of an unfinished commit that never reached the disk, or
+    /// when the log was opened with
     /// [`FileLogOptions::with_damaged_tail_cut`](super::FileLogOptions::with_damaged_tail_cut)
-    /// (see [`OpenError::DamagedTail`]). Their entries are in `quarantine/`.
+    /// (see [`OpenError::DamagedTail`]). Their entries are in `quarantine/`; a host should
+    /// report a non-zero count.
     pub whole_frames_cut: u64,
 }
 
@@ -357,7 +360,7 @@ pub(crate) fn open(
     // anchor. Only when all of that passed does phase 2 cut what was never committed.
     let unlisted = check_segments(dir, &state)?;
     let active = check_active(dir, &active_info)?;
-    if active.whole_frames_cut > 0 && !cut_damaged_tail {
+    if active.whole_frames_cut > 0 && !active.damage_is_unwritten_page && !cut_damaged_tail {
         return Err(OpenError::DamagedTail {
             first: active_info.first,
             offset: active_info.bytes + active.adopted_bytes,
@@ -378,7 +381,7 @@ pub(crate) fn open(
         state.size += active.adopted;
         active_info = last.clone();
     }
-    let uncommitted = check_unlisted(dir, &unlisted, state.size)?;
+    let uncommitted = check_unlisted(dir, &unlisted, state.size, cut_damaged_tail)?;
 
     let tree_dir = dir.join(TREE_DIR);
     let derived = state.derived.min(state.size);
@@ -623,13 +626,21 @@ fn check_segments(dir: &Path, state: &TreeState) -> Result<Vec<u64>, OpenError> 
 
 /// The writer lists a new segment in `state.json` before it writes a frame there, so an unlisted
 /// segment can only be the empty file of a roll cut short by a crash, starting right after the
-/// last (adopted) entry. Anything else was not left by the writer.
-fn check_unlisted(dir: &Path, unlisted: &[u64], size: u64) -> Result<Vec<u64>, OpenError> {
+/// last (adopted) entry. Anything else was not left by the writer — except, when the caller
+/// allowed a damaged tail to be cut, an empty one further on (the roll happened after frames
+/// that the damage now hides).
+fn check_unlisted(
+    dir: &Path,
+    unlisted: &[u64],
+    size: u64,
+    cut_damaged_tail: bool,
+) -> Result<Vec<u64>, OpenError> {
     for &first in unlisted {
         let len = std::fs::metadata(segment_path(dir, first))
             .map_err(io_err(format!("reading segment {first}")))?
             .len();
-        if first != size || len != 0 {
+        let expected = first == size || (cut_damaged_tail && first > size);
+        if !expected || len != 0 {
             return Err(OpenError::UnexpectedSegment { first });
         }
     }
@@ -711,7 +722,14 @@ struct ActiveTail {
     tail: Vec<u8>,
     /// Whole frames found in `tail` after its damaged start.
     whole_frames_cut: u64,
+    /// Whether the damage is zeros up to the end of its page: a page of the unfinished commit
+    /// that never reached the disk (a file system shows those as zeros), not damage to written
+    /// frames.
+    damage_is_unwritten_page: bool,
 }
+
+/// The page size a torn commit is judged by: the smallest unit a file system writes back.
+const PAGE_BYTES: u64 = 4096;
 
 /// Checks the active segment's recorded bytes frame by frame, and finds the frames committed
 /// after them and the torn tail after those (cut only after every other check passed).
@@ -724,7 +742,14 @@ fn check_active(dir: &Path, info: &SegmentInfo) -> Result<ActiveTail, OpenError>
     check_frames(&bytes[..committed], info)?;
     let rest = &bytes[committed..];
     let scan = frame::scan(rest, MAX_ENTRY_BYTES);
+    let damage = (committed + scan.valid_len) as u64;
+    let to_page_end = PAGE_BYTES - damage % PAGE_BYTES;
+    let tail = &rest[scan.valid_len..];
+    let page_part = &tail[..tail
+        .len()
+        .min(usize::try_from(to_page_end).unwrap_or(usize::MAX))];
     Ok(ActiveTail {
+        damage_is_unwritten_page: !page_part.is_empty() && page_part.iter().all(|&b| b == 0),
         adopted: scan.entries.len() as u64,
         adopted_bytes: scan.valid_len as u64,
         adopted_frames: rest[..scan.valid_len].to_vec(),
