@@ -473,16 +473,7 @@ async fn the_real_alertmanager_notifies_firing_then_resolved() {
     notifier.notify(&firing).await.expect("test setup");
 
     // Alertmanager holds it as active, with our labels and annotations.
-    let listed: serde_json::Value = {
-        let url = format!(
-            "{}/api/v2/alerts?filter=alertname%3D%22{name}%22",
-            am.url.trim_end_matches('/')
-        );
-        let body = tokio::task::spawn_blocking(move || http_get(&url))
-            .await
-            .expect("test setup");
-        serde_json::from_str(&body).expect("test setup")
-    };
+    let listed = listed_alerts(&am.url, &name).await;
     assert_eq!(listed.as_array().expect("test setup").len(), 1, "{listed}");
     assert_eq!(listed[0]["labels"]["service"], "ehr-api");
     assert_eq!(listed[0]["status"]["state"], "active");
@@ -530,14 +521,7 @@ async fn the_real_alertmanager_takes_an_alert_with_a_hyphenated_annotation_name(
     // Alertmanager refuses a whole alert (HTTP 400) whose annotation name is no label name.
     let firing = alert(&name).with_annotation("runbook-url", "https://runbooks.invalid/disk");
     notifier.notify(&firing).await.expect("delivered");
-    let url = format!(
-        "{}/api/v2/alerts?filter=alertname%3D%22{name}%22",
-        am.url.trim_end_matches('/')
-    );
-    let body = tokio::task::spawn_blocking(move || http_get(&url))
-        .await
-        .expect("test setup");
-    let listed: serde_json::Value = serde_json::from_str(&body).expect("test setup");
+    let listed = listed_alerts(&am.url, &name).await;
     assert_eq!(
         listed[0]["annotations"]["runbook_url"], "https://runbooks.invalid/disk",
         "{listed}"
@@ -546,6 +530,18 @@ async fn the_real_alertmanager_takes_an_alert_with_a_hyphenated_annotation_name(
         .resolved_at(SystemClock::new().now())
         .expect("test setup");
     notifier.notify(&resolved).await.expect("resolved");
+}
+
+/// The alerts Alertmanager holds under `alertname`, from its API.
+async fn listed_alerts(am_url: &str, name: &str) -> serde_json::Value {
+    let url = format!(
+        "{}/api/v2/alerts?filter=alertname%3D%22{name}%22",
+        am_url.trim_end_matches('/')
+    );
+    let body = tokio::task::spawn_blocking(move || http_get(&url))
+        .await
+        .expect("test setup");
+    serde_json::from_str(&body).expect("test setup")
 }
 
 /// A plain HTTP/1.0 GET (the test's own, independent of the code under test).

@@ -180,6 +180,15 @@ fn active_segment(dir: &Path) -> PathBuf {
     segs.pop().expect("a segment")
 }
 
+/// Half a frame at the end of `seg`: a header announcing 500 bytes and only some of them.
+fn append_torn_frame(seg: &Path) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(seg)
+        .expect("segment");
+    std::io::Write::write_all(&mut f, &[0, 0, 1, 244, 1, 2, 3, 4, b'{', b'"']).expect("write");
+}
+
 #[test]
 fn a_torn_tail_is_cut_off_and_nothing_else() {
     let dir = fresh_dir("torn");
@@ -189,10 +198,7 @@ fn a_torn_tail_is_cut_off_and_nothing_else() {
     drop(log);
     let seg = active_segment(&dir);
     let committed = std::fs::metadata(&seg).unwrap().len();
-    // Half a frame: a header announcing 500 bytes and only some of them.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
-    std::io::Write::write_all(&mut f, &[0, 0, 1, 244, 1, 2, 3, 4, b'{', b'"']).unwrap();
-    drop(f);
+    append_torn_frame(&seg);
     let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
     assert_eq!((log.size(), log.root()), (10, root));
     assert_eq!(std::fs::metadata(&seg).unwrap().len(), committed);
@@ -234,9 +240,7 @@ fn commits_after_the_recorded_state_are_adopted_and_a_torn_frame_after_them_cut(
     assert_eq!(recorded_size(&dir), 4);
     let seg = active_segment(&dir);
     let committed = std::fs::metadata(&seg).unwrap().len();
-    let mut f = std::fs::OpenOptions::new().append(true).open(&seg).unwrap();
-    std::io::Write::write_all(&mut f, &[0, 0, 1, 244, 1, 2, 3, 4, b'{', b'"']).unwrap();
-    drop(f);
+    append_torn_frame(&seg);
 
     let log = FileLog::open(&dir, test_key(), FileLogOptions::default()).unwrap();
     assert_eq!((log.size(), log.root()), (10, root));
