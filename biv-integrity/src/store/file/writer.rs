@@ -148,8 +148,8 @@ const STATE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 impl Writer {
     pub(crate) fn run(mut self, rx: Receiver<Message>) {
         loop {
-            // Wake up at least once per checkpoint interval, so an idle log still gets its last
-            // batch signed.
+            // Wake up at least once per checkpoint interval and once a second, so an idle log
+            // still gets its last batch signed and recorded.
             let first = match rx.recv_timeout(self.policy.interval.min(STATE_INTERVAL)) {
                 Ok(message) => Some(message),
                 Err(std::sync::mpsc::RecvTimeoutError::Timeout) => None,
