@@ -86,20 +86,32 @@ pub(crate) fn scan(bytes: &[u8], max_entry: usize) -> Scan {
 /// rarely larger, and the search stays cheap on a large damaged tail.
 pub(crate) const SEARCH_LIMIT: usize = 8 << 20;
 
-/// How many whole frames (length in range, all bytes present, matching checksum) can be found
-/// in `bytes` (its first [`SEARCH_LIMIT`] bytes) when each damaged position is skipped a byte at
-/// a time: what a cut tail still holds after the damage that ended a scan.
-pub(crate) fn whole_frames_within(bytes: &[u8], max_entry: usize) -> u64 {
+/// How many whole frames (length in range, all bytes present, the entry starting with
+/// `prefix`, matching checksum) can be found in `bytes` (its first [`SEARCH_LIMIT`] bytes) when
+/// each damaged position is skipped a byte at a time: what a cut tail still holds after the
+/// damage that ended a scan. The prefix is checked before the checksum, so a crafted tail
+/// cannot make every position cost a 64 KiB checksum.
+pub(crate) fn whole_frames_within(bytes: &[u8], max_entry: usize, prefix: &[u8]) -> u64 {
     let bytes = &bytes[..bytes.len().min(SEARCH_LIMIT)];
+    let whole_at = |pos: usize| -> Option<usize> {
+        let header = bytes.get(pos..pos + HEADER_BYTES)?;
+        let len = u32::from_be_bytes([header[0], header[1], header[2], header[3]]) as usize;
+        let crc = u32::from_be_bytes([header[4], header[5], header[6], header[7]]);
+        if len == 0 || len > max_entry {
+            return None;
+        }
+        let entry = bytes.get(pos + HEADER_BYTES..pos + HEADER_BYTES + len)?;
+        (entry.starts_with(prefix) && crc32c::crc32c(entry) == crc).then_some(HEADER_BYTES + len)
+    };
     let mut found = 0;
     let mut pos = 0;
     while pos + HEADER_BYTES < bytes.len() {
-        let scan = scan(&bytes[pos..], max_entry);
-        if scan.entries.is_empty() {
-            pos += 1;
-        } else {
-            found += scan.entries.len() as u64;
-            pos += scan.valid_len.max(1);
+        match whole_at(pos) {
+            Some(len) => {
+                found += 1;
+                pos += len;
+            }
+            None => pos += 1,
         }
     }
     found
@@ -125,9 +137,10 @@ mod tests {
         bytes.extend(framed(&[b"three", b"four"]));
         bytes.extend_from_slice(&[0, 0, 0, 9, 1]); // a torn header
         assert_eq!(scan(&bytes, 100).entries.len(), 0);
-        assert_eq!(whole_frames_within(&bytes, 100), 3);
-        assert_eq!(whole_frames_within(&[0; 100], 100), 0);
-        assert_eq!(whole_frames_within(&[], 100), 0);
+        assert_eq!(whole_frames_within(&bytes, 100, b""), 3);
+        assert_eq!(whole_frames_within(&bytes, 100, b"t"), 2, "three and two");
+        assert_eq!(whole_frames_within(&[0; 100], 100, b""), 0);
+        assert_eq!(whole_frames_within(&[], 100, b""), 0);
     }
 
     #[test]

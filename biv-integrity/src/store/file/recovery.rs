@@ -753,7 +753,11 @@ fn check_active(dir: &Path, info: &SegmentInfo) -> Result<ActiveTail, OpenError>
         adopted: scan.entries.len() as u64,
         adopted_bytes: scan.valid_len as u64,
         adopted_frames: rest[..scan.valid_len].to_vec(),
-        whole_frames_cut: frame::whole_frames_within(&rest[scan.valid_len..], MAX_ENTRY_BYTES),
+        whole_frames_cut: frame::whole_frames_within(
+            &rest[scan.valid_len..],
+            MAX_ENTRY_BYTES,
+            crate::audit::ENTRY_PREFIX,
+        ),
         tail: rest[scan.valid_len..].to_vec(),
     })
 }
