@@ -151,18 +151,21 @@ fn scenario(dir: &Path, guard: &faults::Guard) -> Run {
             run.failed = true;
         }
     }
-    // Signing records the state and the checkpoint: a fault may hit there first.
+    // Signing records the state and the checkpoint: a fault may hit there first, and that
+    // failure is counted (once: it poisons the writer).
     if !run.failed && log.checkpoint_now().is_err() {
         run.failed = true;
+        assert_eq!(log.checkpoint_failures(), 1, "a failed signing is counted");
     }
     if run.failed {
+        let failures = log.checkpoint_failures();
         assert!(
             log.checkpoint_now().is_err(),
             "a poisoned writer must not sign checkpoints"
         );
         assert_eq!(
             log.checkpoint_failures(),
-            0,
+            failures,
             "a poisoned writer's refusals are not signing failures"
         );
         let result = log.append_blocking(&event(107));

@@ -585,8 +585,9 @@ impl FileLog {
         verify::read_entries(dir, &mut each)
     }
 
-    /// How many checkpoints could not be signed since the log was opened (a failure to record
-    /// one stops the log instead).
+    /// How many checkpoints could not be signed or recorded since the log was opened (a failure
+    /// to record one, or the state before it, also stops the log; its refusals after that are
+    /// not counted).
     pub fn checkpoint_failures(&self) -> u64 {
         self.committed().checkpoint_failures
     }

@@ -182,8 +182,11 @@ impl Writer {
             // A poisoned writer signs nothing; it only answers the requests (with its error),
             // and does not count them as signing failures.
             if !asked.is_empty() || (due && self.poisoned.is_none()) {
+                // A failure counts, also one that poisons the writer; the refusals of a writer
+                // poisoned before do not.
+                let was_poisoned = self.poisoned.is_some();
                 let result = self.checkpoint();
-                if result.is_err() && self.poisoned.is_none() {
+                if result.is_err() && !was_poisoned {
                     let mut committed = self
                         .committed
                         .write()
