@@ -1,7 +1,7 @@
 //! Signed checkpoints of the file store: when they are signed, how recovery and the anchor use
 //! them against truncation, rollback and forks, and offline proofs an auditor can check.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,19 +29,6 @@ fn quiet() -> FileLogOptions {
 fn fill(log: &FileLog, from: u64, to: u64) {
     for n in from..to {
         log.append_blocking(&sample_event(n)).expect("append");
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create the copy");
-    for entry in std::fs::read_dir(from).expect("read the log dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy a file");
-        }
     }
 }
 
@@ -105,13 +92,13 @@ fn a_truncated_log_refuses_to_open_against_its_own_checkpoint() {
     fill(&log, 0, 5);
     log.checkpoint_now().unwrap();
     drop(log);
-    copy_dir(&d, &early);
+    biv_testkit::files::copy_dir(&d, &early);
     let log = FileLog::open(&d, key(), quiet()).unwrap();
     fill(&log, 5, 12);
     drop(log); // signs a checkpoint at 12
     // An insider puts back the older segments and state but cannot unsign the history.
     std::fs::remove_dir_all(d.join("segments")).unwrap();
-    copy_dir(&early.join("segments"), &d.join("segments"));
+    biv_testkit::files::copy_dir(&early.join("segments"), &d.join("segments"));
     std::fs::copy(early.join("state.json"), d.join("state.json")).unwrap();
     std::fs::remove_dir_all(d.join("tree")).unwrap();
     std::fs::create_dir(d.join("tree")).unwrap();
@@ -149,7 +136,7 @@ fn the_anchor_exposes_a_rollback_of_the_whole_directory() {
     let log = FileLog::create(&d, key(), options()).unwrap();
     fill(&log, 0, 8);
     drop(log);
-    copy_dir(&d, &backup); // a consistent copy at 8 entries, history included
+    biv_testkit::files::copy_dir(&d, &backup); // a consistent copy at 8 entries, history included
     let log = FileLog::open(&d, key(), options()).unwrap();
     fill(&log, 8, 20);
     drop(log);
@@ -185,7 +172,7 @@ fn a_relocated_log_takes_appends() {
     let log = FileLog::create(&d, key(), quiet()).unwrap();
     fill(&log, 0, 5);
     drop(log);
-    copy_dir(&d, &moved); // other storage: every file has another identity
+    biv_testkit::files::copy_dir(&d, &moved); // other storage: every file has another identity
     let log = FileLog::open_relocated(&moved, key(), quiet()).unwrap();
     // The writer works on the new files (it used to keep the old identity of the active
     // segment, and took its own segment for a replaced one).

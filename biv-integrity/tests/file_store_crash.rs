@@ -4,29 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions};
 use biv_integrity::tlog::Ed25519Signer;
 use sha2::{Digest, Sha256};
-
-/// `cargo test` builds the package's examples next to the test binaries' `deps/` directory.
-fn child_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let child = profile_dir.join("examples").join("crash_child");
-    assert!(
-        child.exists(),
-        "{} is missing: run the suite with `cargo test` (which builds examples), not a single --test target",
-        child.display()
-    );
-    child
-}
 
 /// A small deterministic generator for the kill delays (no dependency needed).
 fn next_delay(state: &mut u64) -> Duration {
@@ -38,7 +21,7 @@ fn next_delay(state: &mut u64) -> Duration {
 
 #[test]
 fn sigkill_at_random_moments_loses_no_receipted_entry() {
-    let child = child_binary();
+    let child = biv_testkit::files::example_binary("crash_child");
     let dir = std::env::temp_dir().join(format!("biv-crash-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let mut receipts: BTreeMap<u64, String> = BTreeMap::new();

@@ -10,29 +10,13 @@
 //! does not give on demand: EIO on fsync, failed renames and directory syncs, stalls.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use biv_integrity::store::{CheckpointKey, FileLog, FileLogOptions, OpenError, verify_dir};
 use biv_integrity::tlog::{Ed25519Signer, leaf_hash};
 
 const ORIGIN: &str = "biv.test/audit";
-
-/// `cargo test` builds the package's examples next to the test binaries' `deps/` directory.
-fn child_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>");
-    let child = profile_dir.join("examples").join("crash_child");
-    assert!(
-        child.exists(),
-        "{} is missing: run the suite with `cargo test` (which builds examples), not a single --test target",
-        child.display()
-    );
-    child
-}
 
 fn signer() -> Ed25519Signer {
     Ed25519Signer::from_seed(ORIGIN, &[7; 32]).expect("valid key name")
@@ -89,7 +73,7 @@ fn appends_under_a_file_size_limit_fail_closed_and_lose_no_receipted_entry() {
         prlimit.is_ok_and(|o| o.status.success()),
         "this test needs prlimit (util-linux)"
     );
-    let child = child_binary();
+    let child = biv_testkit::files::example_binary("crash_child");
     let dir = std::env::temp_dir().join(format!("biv-efbig-{}", std::process::id()));
     let mut seed = 0;
     for limit in [

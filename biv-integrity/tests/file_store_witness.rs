@@ -2,7 +2,7 @@
 //! checkpoint cosigned and checked, rollbacks and forks refused by the witness and on open, an
 //! unreachable or hung witness never stalls appends, 409 handling, and bad answers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -75,19 +75,6 @@ fn wait_cosigned(anchor: &WitnessAnchor, size: u64) -> Option<SignedCheckpoint> 
             return newest;
         }
         std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("create the copy");
-    for entry in std::fs::read_dir(from).expect("read the log dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy a file");
-        }
     }
 }
 
@@ -169,7 +156,7 @@ fn a_rolled_back_log_is_refused_by_the_witness_and_on_open() {
     log.checkpoint_now().unwrap();
     wait_cosigned(&a, 8).expect("cosigned at 8");
     drop(log);
-    copy_dir(&d, &backup); // a consistent copy at 8 entries
+    biv_testkit::files::copy_dir(&d, &backup); // a consistent copy at 8 entries
     let log = FileLog::open(&d, key(), quiet().with_anchor(a.clone())).unwrap();
     fill(&log, 8, 20);
     log.checkpoint_now().unwrap();

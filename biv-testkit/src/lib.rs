@@ -33,6 +33,7 @@ mod audit_sink;
 mod clock;
 pub mod conformance;
 pub mod elastic;
+pub mod files;
 mod log_sink;
 mod loopback;
 pub mod net;
